@@ -1,0 +1,257 @@
+"""Market-data event → order request leaving the engine, on the simulated venue.
+
+A strategy that trades on every bar (``enter long when position <= 0``, ``enter short when
+position > 0``: a flip each bar) is replayed over the synthetic sample's 1m ETH bars, and the
+time from the moment a bar is handed to the engine until the venue's ``submit`` is called is
+recorded for every order (the same probe that feeds ``spark_stacker_order_latency_seconds``).
+
+Three configurations, so the numbers say where the time goes:
+
+* ``runtime, journal on disk`` — ``spark-stacker run`` as it runs: the write-ahead journal
+  commits (and fsyncs) the order's intent before the request may leave, plus logs and metrics;
+* ``runtime, journal in memory`` — the same runtime with an in-memory SQLite journal: the
+  journal's SQL work without the disk;
+* ``engine only`` — the engine and the simulated venue, no journal, no logs (the floor).
+
+    python benchmarks/bench_latency.py [--bars 2000] [--write-results]
+
+Prints p50 / p99 / max per configuration and, with ``--write-results``, adds a section to
+benchmarks/RESULTS.md (other sections are kept).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import statistics
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+RULES = """
+strategy "every_bar" {
+    market ETH-USD on hyperliquid
+    timeframe 1m
+    enter long when position <= 0
+    enter short when position > 0
+    size fixed_units(0.01)
+    leverage 5x
+}
+"""
+RESULTS = Path(__file__).with_name("RESULTS.md")
+BEGIN, END = "<!-- latency:begin -->", "<!-- latency:end -->"
+TARGET_P99_MS = 1.0
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def runtime_samples(bars: int, store: Path, db: str, work: Path) -> list[float]:
+    """Run the real paper runtime in this process and collect its latency samples."""
+    from sparkstacker.runtime.options import RunOptions
+    from sparkstacker.runtime.runtime import Runtime, run_sync
+
+    samples: list[float] = []
+    rules = work / "every_bar.rules"
+    rules.write_text(RULES)
+    options = RunOptions(
+        speed=None,
+        bar_ms=None,
+        bars=bars,
+        data_dir=store,
+        db=db,
+        log_dir=work / "_logs",
+        state_dir=work / "state",
+        metrics=False,
+        reload=False,
+    )
+    cwd = os.getcwd()
+    os.chdir(work)
+    try:
+        result = run_sync(
+            Runtime(options, [str(rules)], latency_sink=lambda s, _v: samples.append(s))
+        )
+    finally:
+        os.chdir(cwd)
+    assert result.status == "completed", result.status
+    return samples
+
+
+def engine_samples(bars: int, store: Path) -> list[float]:
+    """The engine and the simulated venue alone, driven bar by bar like the runtime does."""
+    return asyncio.run(_engine_samples(bars, store))
+
+
+async def _engine_samples(bars: int, store: Path) -> list[float]:
+    from sparkstacker.backtest.instruments import simulated_instrument
+    from sparkstacker.context import RunContext
+    from sparkstacker.data.source import load_frame
+    from sparkstacker.data.store import CandleStore
+    from sparkstacker.engine.clock import SimulatedClock
+    from sparkstacker.engine.engine import Engine
+    from sparkstacker.lang import compile_text
+    from sparkstacker.plugins import make_plugin_manager
+    from sparkstacker.registry import Registry
+    from sparkstacker.runtime.bars import BarAggregator
+    from sparkstacker.runtime.latency import LatencyProbe, TimedVenue
+    from sparkstacker_plugins.exchanges.sim.exchange import SimExchange
+    from sparkstacker_plugins.exchanges.sim.options import SimOptions
+
+    registry = Registry(make_plugin_manager())
+    plan = compile_text(RULES, registry).strategies[0]
+    frame, _ = load_frame(CandleStore(store), "hyperliquid", "ETH-USD", "1m")
+    sim = SimExchange("hyperliquid", SimOptions(), registry=registry)
+    sim.add_market(
+        simulated_instrument("hyperliquid", "ETH-USD", float(frame.close[0])), timeframe="1m"
+    )
+    samples: list[float] = []
+    probe = LatencyProbe(sink=lambda s, _v: samples.append(s))
+    clock = SimulatedClock(int(frame.timestamp[0]))
+    run = RunContext(run_id="latency", mode="paper", registry=registry)
+    engine = Engine(
+        run=run, pm=registry.pm, venues={"hyperliquid": TimedVenue(sim, probe)}, clock=clock
+    )
+    slot = engine.add_strategy(plan, registry.strategies.get("rule").create(plan))
+    aggregator = BarAggregator("1m", "1m")
+    sim.on_bar(
+        "ETH-USD",
+        int(frame.timestamp[0]),
+        *(float(x[0]) for x in (frame.open, frame.high, frame.low, frame.close, frame.volume)),
+    )
+    await engine.start()
+    for i in range(1, bars + 1):
+        ts = int(frame.timestamp[i])
+        o, h, lo, c, v = (
+            float(frame.open[i]),
+            float(frame.high[i]),
+            float(frame.low[i]),
+            float(frame.close[i]),
+            float(frame.volume[i]),
+        )
+        probe.event()
+        clock.set_ms(ts)
+        events = sim.on_bar_open("ETH-USD", ts, o, h, lo, c, v)
+        if events:
+            await engine.handle_events(events)
+        events = sim.on_bar_close("ETH-USD")
+        if events:
+            await engine.handle_events(events)
+        clock.set_ms(ts + 60_000)
+        engine.accounting.set_mark_float("hyperliquid", "ETH-USD", c)
+        await engine.on_clock()
+        bar = aggregator.push(ts, o, h, lo, c, v)
+        assert bar is not None
+        await engine.on_bar_close(slot, aggregator.index(ts), ts + 60_000, bar[1:])
+        probe.idle()
+    return samples
+
+
+def row(name: str, samples: list[float]) -> dict[str, Any]:
+    ms = [s * 1000 for s in samples]
+    return {
+        "configuration": name,
+        "orders": len(ms),
+        "p50_ms": percentile(ms, 50),
+        "p99_ms": percentile(ms, 99),
+        "max_ms": max(ms),
+        "mean_ms": statistics.fmean(ms),
+    }
+
+
+def table(rows: list[dict[str, Any]]) -> str:
+    lines = [
+        "| configuration | orders | p50 ms | p99 ms | max ms | mean ms | p99 < 1 ms |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        met = "met" if r["p99_ms"] < TARGET_P99_MS else "NOT met"
+        lines.append(
+            f"| {r['configuration']} | {r['orders']} | {r['p50_ms']:.3f} | {r['p99_ms']:.3f} | "
+            f"{r['max_ms']:.3f} | {r['mean_ms']:.3f} | {met} |"
+        )
+    return "\n".join(lines)
+
+
+def write_results(text: str) -> None:
+    current = RESULTS.read_text() if RESULTS.exists() else ""
+    section = f"{BEGIN}\n{text}\n{END}"
+    if BEGIN in current and END in current:
+        head, rest = current.split(BEGIN, 1)
+        tail = rest.split(END, 1)[1]
+        RESULTS.write_text(head + section + tail)
+    else:
+        RESULTS.write_text(current.rstrip("\n") + "\n\n" + section + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--bars", type=int, default=2000)
+    parser.add_argument("--write-results", action="store_true")
+    args = parser.parse_args()
+    os.environ.setdefault("SPARKSTACKER_DISABLE_PLUGIN_AUTOLOAD", "1")
+    with tempfile.TemporaryDirectory(prefix="ss-latency-") as tmp:
+        work = Path(tmp)
+        from sparkstacker.data.sample import ensure_sample
+        from sparkstacker.data.store import CandleStore
+
+        store = work / "store"
+        ensure_sample(CandleStore(store), "hyperliquid", ("ETH-USD",))
+        rows = []
+        for name, runner in (
+            ("engine only (no journal, no logs)", lambda: engine_samples(args.bars, store)),
+            (
+                "runtime, journal in memory",
+                lambda: runtime_samples(args.bars, store, "sqlite://", work / "mem"),
+            ),
+            (
+                "runtime, journal on disk (SQLite WAL, fsync)",
+                lambda: runtime_samples(
+                    args.bars, store, f"sqlite:///{work / 'disk' / 'j.db'}", work / "disk"
+                ),
+            ),
+        ):
+            (work / "mem").mkdir(exist_ok=True)
+            (work / "disk").mkdir(exist_ok=True)
+            started = time.perf_counter()
+            samples = runner()
+            print(
+                f"{name}: {len(samples)} orders in {time.perf_counter() - started:.1f} s",
+                file=sys.stderr,
+            )
+            rows.append(row(name, samples))
+    text = table(rows)
+    print(text)
+    if args.write_results:
+        stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
+        machine = (
+            f"{platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+            f"{platform.system()} {platform.release()}; Python {platform.python_version()}"
+        )
+        write_results(
+            f"## Order latency\n\n"
+            f"Measured by `benchmarks/bench_latency.py --bars {args.bars}` on {stamp} "
+            f"({machine}): market-data event (a 1m bar handed to the engine) → the venue's "
+            f"`submit` call, for a strategy that flips on every bar, on the simulated venue.\n\n"
+            f"{text}\n\n"
+            "Target: p99 < 1 ms (issue [runtime] point 7). What is inside the window for this "
+            "strategy: the bar's open fills the previous bar's order (the fill and its order "
+            "event are journaled, orders.log written, metrics updated, the paper venue's log "
+            "fsynced before it answers), then the strategy decides and the new order's intent "
+            "and its `submitted` step are journaled before `submit` is called — four journal "
+            "commits and one no-op journal transaction (the engine's `intent` event, which the "
+            "journal skips) per event. The engine itself stays well under the target; with the "
+            "write-ahead journal the time is the journal's per-commit cost (≈0.7 ms of "
+            "SQLAlchemy + SQLite work each even in memory, plus the fsync on disk)."
+        )
+
+
+if __name__ == "__main__":
+    main()

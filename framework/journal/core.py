@@ -1,0 +1,140 @@
+"""What every journal operation shares: the engines, transactions, error wrapping, run scopes."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any, Self
+
+from alembic.util.exc import CommandError
+from sparkstacker.errors import JournalError
+from sparkstacker.journal.database import WRITE_OPTION, Durability, make_engine, parse_url
+from sparkstacker.journal.migrate import upgrade
+from sparkstacker.journal.records import RUN_MODES
+from sparkstacker.journal.schema import TABLES
+from sqlalchemy import Connection, Engine, Table, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Session
+from sqlalchemy.sql.dml import Insert
+
+
+def describe(exc: SQLAlchemyError) -> str:
+    """The database's own words, without the statement's parameters (they may hold data)."""
+    original = getattr(exc, "orig", None)
+    return str(original if original is not None else exc).strip().splitlines()[0]
+
+
+class JournalCore:
+    """Engines and transactions. Writes run on a connection that takes the write lock first."""
+
+    def __init__(self, url: str | URL, *, durability: Durability = "full") -> None:
+        self.url = parse_url(url)
+        self.durability: Durability = durability
+        self._engine: Engine = make_engine(self.url, durability)
+        self._writer: Engine = self._engine.execution_options(**{WRITE_OPTION: True})
+        self._scopes: dict[str, str] = {}
+        self._strategies: dict[tuple[str, str], int] = {}
+        try:
+            upgrade(self._engine)
+        except SQLAlchemyError as exc:
+            self._engine.dispose()
+            raise JournalError(
+                f"could not open the journal at {self.display_url}: {describe(exc)}"
+            ) from exc
+        except CommandError as exc:
+            self._engine.dispose()
+            raise JournalError(
+                f"could not migrate the journal at {self.display_url}: {exc} "
+                "(was it written by a newer spark-stacker?)"
+            ) from exc
+
+    @property
+    def display_url(self) -> str:
+        return self.url.render_as_string(hide_password=True)
+
+    @property
+    def engine(self) -> Engine:
+        return self._engine
+
+    @property
+    def dialect(self) -> str:
+        return self._engine.dialect.name
+
+    def close(self) -> None:
+        """Release every connection; the journal cannot be used afterwards."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Journal({self.display_url!r}, durability={self.durability!r})"
+
+    # ---- transactions ---------------------------------------------------------------------------
+
+    @contextmanager
+    def _write(self, what: str) -> Iterator[Connection]:
+        """One committed transaction; any database error becomes a :class:`JournalError`."""
+        try:
+            with self._writer.begin() as connection:
+                yield connection
+        except SQLAlchemyError as exc:
+            raise JournalError(f"could not {what}: {describe(exc)}") from exc
+
+    @contextmanager
+    def _read(self, what: str) -> Iterator[Session]:
+        try:
+            with Session(self._engine, expire_on_commit=False) as session:
+                yield session
+        except SQLAlchemyError as exc:
+            raise JournalError(f"could not {what}: {describe(exc)}") from exc
+
+    def _insert_ignore(
+        self,
+        connection: Connection,
+        table: Table,
+        values: dict[str, Any],
+        conflict: Sequence[str],
+    ) -> bool:
+        """Insert unless a row with the same ``conflict`` columns exists; True when inserted."""
+        statement = _insert_ignore_statement(self.dialect, table.name, tuple(conflict))
+        return connection.execute(statement, values).rowcount == 1
+
+    # ---- runs -----------------------------------------------------------------------------------
+
+    def _scope(self, connection: Connection, run_id: str) -> str:
+        """The id namespace of a run: its own id for a backtest, else ``paper`` / ``live``."""
+        scope = self._scopes.get(run_id)
+        if scope is None:
+            mode = connection.execute(
+                select(TABLES["runs"].c.mode).where(TABLES["runs"].c.id == run_id)
+            ).scalar_one_or_none()
+            if mode is None:
+                raise JournalError(f"run {run_id!r} is not in the journal; call start_run first")
+            scope = scope_of(run_id, mode)
+            self._scopes[run_id] = scope
+        return scope
+
+    def _mode_filter(self, mode: str | None) -> tuple[str, ...]:
+        if mode is None:
+            return ("paper", "live")
+        if mode not in RUN_MODES:
+            raise JournalError(f"mode {mode!r} is not one of {', '.join(RUN_MODES)}")
+        return (mode,)
+
+
+@functools.cache
+def _insert_ignore_statement(dialect: str, table: str, conflict: tuple[str, ...]) -> Insert:
+    """Built once per table: executing a prebuilt statement skips SQLAlchemy's per-call work."""
+    module = postgresql if dialect == "postgresql" else sqlite
+    return module.insert(TABLES[table]).on_conflict_do_nothing(index_elements=conflict)
+
+
+def scope_of(run_id: str, mode: str) -> str:
+    return run_id if mode == "backtest" else mode

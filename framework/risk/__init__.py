@@ -1,0 +1,1 @@
+"""Risk: pre-trade checks on every order and the account-level governor."""

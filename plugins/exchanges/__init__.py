@@ -1,0 +1,1 @@
+"""Exchange adapters: the simulated venue and real venues."""

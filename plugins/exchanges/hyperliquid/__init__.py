@@ -1,0 +1,1 @@
+"""Hyperliquid adapter built on hyperliquid-python-sdk."""

@@ -1,0 +1,169 @@
+"""Mutable per-market and per-order state of the simulated venue (floats where the loop is hot).
+
+A :class:`MarketState` keeps the last bar as plain floats plus two trigger levels: ``down`` (the
+highest price at which a falling market hits something: a buy limit, a sell stop, a buy
+take-profit, a long's liquidation price) and ``up`` (the mirror image). A bar whose low stays
+above ``down`` and whose high stays below ``up`` cannot fill anything, so ``on_bar`` returns at
+once. ``busy`` is False when the market has no orders and no position.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from sparkstacker.exchange import VenueEvent
+from sparkstacker.model import Instrument, Order, OrderBook, OrderType, Side
+from sparkstacker_plugins.exchanges.sim.ledger import PositionState
+
+FAR = 2**62
+INF = float("inf")
+NAN = float("nan")
+
+
+@dataclass(slots=True, eq=False)
+class WorkingOrder:
+    """An order the venue knows, with the float levels the matching loop compares against."""
+
+    order: Order
+    seq: int
+    venue_order_id: str
+    sign: int  # +1 buy, -1 sell
+    price_f: float  # limit price (nan when none)
+    trigger_f: float  # trigger price (nan when none)
+    delay_ms: int
+    active_at: int | None = None  # None: resolved at the next bar (bar length not known yet)
+    triggered: bool = False
+    resting: bool = False
+    bar_seq: int = -1  # bar (or book) in which it last filled, for the per-bar volume cap
+    bar_filled: float = 0.0
+
+    @property
+    def side(self) -> Side:
+        return self.order.side
+
+    @property
+    def is_trigger(self) -> bool:
+        return self.order.type.is_trigger and not self.triggered
+
+    @property
+    def is_market(self) -> bool:
+        """Takes at any price: a market order or a triggered trigger order without a limit."""
+        return self.order.price is None
+
+    @property
+    def takes_only(self) -> bool:
+        """Never rests: market orders (Hyperliquid's are IOC) and triggered market triggers."""
+        return self.order.type is OrderType.MARKET or self.order.price is None
+
+    @property
+    def level(self) -> float:
+        return self.trigger_f if self.is_trigger else self.price_f
+
+    @property
+    def falls(self) -> bool:
+        """True when a falling price hits this order (buy limit, sell stop, buy take-profit)."""
+        if self.is_trigger:
+            stop = self.order.type is OrderType.STOP
+            return (self.sign < 0) if stop else (self.sign > 0)
+        return self.sign > 0
+
+
+@dataclass(slots=True, eq=False)
+class MarketState:
+    instrument: Instrument
+    position: PositionState
+    maker_fee: Decimal
+    taker_fee: Decimal
+    funding_interval_ms: int
+    lot_f: float
+    tf: int = FAR  # bar length in ms; FAR until two bars were seen (or given to add_market)
+    ts: int = -FAR  # open time of the last bar
+    open: float = NAN
+    high: float = NAN
+    low: float = NAN
+    close: float = NAN
+    volume: float = 0.0
+    last: float = NAN  # last price: the last close, path price, or book mid
+    book: OrderBook | None = None
+    book_ts: int = -FAR
+    book_used: dict[Decimal, Decimal] = field(default_factory=dict)
+    busy: bool = False
+    down: float = -INF
+    up: float = INF
+    next_funding: int = FAR
+    funding_scanned: int = -FAR  # funding boundaries <= this were looked at
+    funding_paid: int = -FAR  # funding boundaries <= this were paid
+    pending: list[WorkingOrder] = field(default_factory=list)
+    resting: list[WorkingOrder] = field(default_factory=list)
+    deferred: list[VenueEvent] = field(
+        default_factory=list
+    )  # events to hand out with the next data
+    bar_seq: int = 0
+    at_open: bool = False  # between on_bar_open and on_bar_close: the venue's time is the open
+    open_rate: float | None = None  # funding rate of the bar being opened
+    quiet_open: bool = False  # on_bar_open found nothing to do in the whole bar
+    last_src: float = NAN  # ``last`` when ``last_d`` was made
+    last_d: Decimal = Decimal("NaN")  # ``last`` as the Decimal it prints as (see last_dec)
+    rounded: dict[tuple[Decimal, str], Decimal] = field(default_factory=dict)  # round_price memo
+
+    @property
+    def symbol(self) -> str:
+        return self.instrument.symbol
+
+    @property
+    def has_price(self) -> bool:
+        return self.last == self.last  # not NaN
+
+    @property
+    def clock_ms(self) -> int:
+        """The venue's time for this market: the last bar's close or the last book's time
+        (0, the epoch, before any data arrived)."""
+        if self.at_open:
+            return max(self.ts, 0)
+        bar_time = self.ts + self.tf if self.tf < FAR else self.ts
+        return max(bar_time, self.book_ts, 0)
+
+    @property
+    def in_book_mode(self) -> bool:
+        return self.book is not None
+
+    def last_dec(self) -> Decimal:
+        """``dec(self.last)``, converted once per price (the margin checks ask repeatedly)."""
+        last = self.last
+        if last != self.last_src:
+            self.last_d = Decimal(repr(last))
+            self.last_src = last
+        return self.last_d
+
+    def round_price(self, price: Decimal, mode: str) -> Decimal:
+        """``instrument.round_price`` memoised per (price, mode): fills at bar prices repeat."""
+        key = (price, mode)
+        rounded = self.rounded.get(key)
+        if rounded is None:
+            if len(self.rounded) >= 4096:
+                self.rounded.clear()
+            rounded = self.rounded[key] = self.instrument.round_price(price, mode)  # type: ignore[arg-type]
+        return rounded
+
+    def refresh(self) -> None:
+        """Recompute the hot-loop summary after orders or the position changed."""
+        down, up = -INF, INF
+        for wo in self.resting:
+            level = wo.level
+            if wo.falls:
+                if level > down:
+                    down = level
+            elif level < up:
+                up = level
+        position = self.position
+        if position.size > 0 and position.liq_f > down:
+            down = position.liq_f
+        elif position.size < 0 and position.liq_f < up:
+            up = position.liq_f
+        self.down, self.up = down, up
+        self.busy = bool(self.pending or self.resting or position.size or self.deferred)
+        if position.size:
+            self.next_funding = self.funding_scanned + self.funding_interval_ms
+        else:
+            self.next_funding = FAR

@@ -1,0 +1,1 @@
+"""Built-in indicators: every TA-Lib function plus custom book/funding/volatility ones."""

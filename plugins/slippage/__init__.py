@@ -1,0 +1,1 @@
+"""Built-in slippage models for the simulated venue."""

@@ -1,0 +1,1 @@
+"""Built-in strategies: the rule strategy and the market maker."""

@@ -1,0 +1,53 @@
+"""The latency benchmark's pieces on a few bars (numbers live in benchmarks/RESULTS.md)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+BENCHMARKS = Path(__file__).resolve().parents[2] / "benchmarks"
+if str(BENCHMARKS) not in sys.path:
+    sys.path.insert(0, str(BENCHMARKS))
+
+import bench_latency  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from sparkstacker.data.sample import ensure_sample
+    from sparkstacker.data.store import CandleStore
+
+    root = tmp_path_factory.mktemp("store")
+    ensure_sample(CandleStore(root), "hyperliquid", ("ETH-USD",))
+    return root
+
+
+def test_the_every_bar_strategy_sends_one_order_per_bar(store: Path) -> None:
+    samples = bench_latency.engine_samples(30, store)
+    # Bar 1 has no position yet: the first decision is an entry; every later bar flips.
+    assert len(samples) == 30
+    assert all(s > 0 for s in samples)
+
+
+def test_the_runtime_reports_every_order_it_sends(store: Path, tmp_path: Path) -> None:
+    samples = bench_latency.runtime_samples(25, store, "sqlite://", tmp_path)
+    assert len(samples) == 25
+    assert (tmp_path / "_logs" / "orders.log").stat().st_size > 0
+
+
+def test_results_section_is_replaced_not_duplicated(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Backtest benchmark results\n\nkept\n")
+    monkeypatch.setattr(bench_latency, "RESULTS", results)
+    bench_latency.write_results("## Order latency\n\nfirst")
+    bench_latency.write_results("## Order latency\n\nsecond")
+    text = results.read_text()
+    assert "kept" in text
+    assert "second" in text
+    assert "first" not in text
+    assert text.count(bench_latency.BEGIN) == 1
+    assert bench_latency.percentile([3.0, 1.0, 2.0], 50) == 2.0

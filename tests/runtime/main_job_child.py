@@ -1,7 +1,8 @@
 """Runs a command (the README's main job) and scrapes its /metrics while it runs.
 
 Usage: ``python main_job_child.py OUT.json PORT -- COMMAND...``. Writes the command's exit code,
-output and the last successful scrape of ``http://127.0.0.1:PORT/metrics`` to OUT.json. The test
+output, the last successful scrape of ``http://127.0.0.1:PORT/metrics`` and every scrape's
+``spark_stacker_run_info`` lines (in order) to OUT.json. The test
 runs this inside a network namespace with only loopback up, so the main job provably needs no
 network (and port 9000, the default, is free there).
 """
@@ -46,6 +47,14 @@ def main() -> None:
                 "stderr": stderr,
                 "scrapes": len(scrapes),
                 "last_scrape": scrapes[-1] if scrapes else "",
+                "run_info": [
+                    [
+                        line
+                        for line in scrape.splitlines()
+                        if line.startswith("spark_stacker_run_info{")
+                    ]
+                    for scrape in scrapes
+                ],
                 "wall_seconds": time.monotonic() - started,
                 "network": network,
             },

@@ -116,4 +116,13 @@ def test_main_job_trades_offline_and_writes_journal_logs_and_metrics(tmp_path: P
     assert _value(scrape, "spark_stacker_account_balance", simulated="true") > 0
     assert _value(scrape, "spark_stacker_trades_total", strategy="macd_flip_eth_1m") > 0
     assert _value(scrape, "spark_stacker_fills_total") > 0
-    assert _value(scrape, "spark_stacker_run_info", mode="paper") == 1
+    # run_info is 1 while the run goes and 0 once it ended; a scrape may land after shutdown,
+    # so check the whole sequence: it was seen at 1, and once 0 it never went back to 1.
+    seen = [
+        _value("\n".join(lines), "spark_stacker_run_info", mode="paper")
+        for lines in data["run_info"]
+        if lines
+    ]
+    assert 1 in seen, f"run_info never read 1 while the run went: {seen}"
+    assert set(seen) <= {0.0, 1.0}
+    assert seen == sorted(seen, reverse=True), f"run_info went back up after the run ended: {seen}"

@@ -48,6 +48,20 @@ def hl_cassettes(shared_dir: Path) -> Path:
 
 
 @pytest.fixture
+def offline_hyperliquid(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """``--block-network`` semantics (loopback allowed), and Hyperliquid adapters built only from
+    explicit settings: no ``SPARKSTACKER_HYPERLIQUID_*`` from the environment or a ``.env``."""
+    from pytest_recording import network
+
+    for name in list(os.environ):
+        if name.startswith("SPARKSTACKER_HYPERLIQUID_"):
+            monkeypatch.delenv(name)
+    monkeypatch.chdir(tmp_path)
+    with network.blocking_context(allowed_hosts=["127.0.0.1", "localhost", "::1"]):
+        yield
+
+
+@pytest.fixture
 def registry():  # type: ignore[no-untyped-def]
     """A registry built from a fresh plugin manager with the built-in plugins."""
     from sparkstacker.registry import Registry

@@ -32,19 +32,20 @@ from sparkstacker.backtest.fast_kernel_codes import (
     SHUTDOWN,
 )
 from sparkstacker.backtest.fast_lane import Lane, rule_patterns
+from sparkstacker.backtest.fast_templates import (
+    market_order_template,
+    taker_fee,
+    taker_fill_template,
+)
 from sparkstacker.backtest.result import FundingPayment, RoundTrip
 from sparkstacker.lang.plan import FLAT_STATE, BarDecision
 from sparkstacker.model import (
     ZERO,
     Direction,
     Fill,
-    Liquidity,
-    MarginMode,
     Order,
     OrderStatus,
-    OrderType,
     Side,
-    TimeInForce,
     apply_signed_fill,
     from_millis,
 )
@@ -228,35 +229,10 @@ def _orders_and_fills(run_id: str, run: LaneRun) -> tuple[list[Fill], list[Order
     lane, sim, grid = run.lane, run.sim, run.grid
     options = sim.options
     messages = STYLES[options.venue_style]
-    instrument = lane.instrument
-    taker: Decimal = instrument.taker_fee if instrument.taker_fee is not None else options.taker_fee
+    taker = taker_fee(lane, options)
     start = from_millis(int(lane.ts[0]))
-    fill_template = Fill(
-        fill_id="template",
-        venue=lane.account,
-        symbol=lane.symbol,
-        side=Side.BUY,
-        price=Decimal(1),
-        size=Decimal(1),
-        fee_currency=options.quote,
-        liquidity=Liquidity.TAKER,
-        timestamp=start,
-        account=options.account,
-    )
-    order_template = Order(
-        client_order_id="template",
-        venue=lane.account,
-        symbol=lane.symbol,
-        side=Side.BUY,
-        type=OrderType.MARKET,
-        size=Decimal(1),
-        tif=TimeInForce.IOC,
-        leverage=lane.plan.leverage,
-        margin_mode=MarginMode.CROSS,
-        strategy=lane.name,
-        leg="main",
-        created_at=start,
-    )
+    fill_template = taker_fill_template(lane, options, start)
+    order_template = market_order_template(lane, start)
     reasons = _Reasons(lane)
     fills_run, orders_run = run.fills, run.orders
     ks, exps = grid.locate(fills_run.price)

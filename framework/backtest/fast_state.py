@@ -8,14 +8,15 @@ from decimal import Decimal
 from typing import Any
 
 from sparkstacker.backtest.fast_lane import Lane
+from sparkstacker.backtest.fast_templates import (
+    market_order_template,
+    taker_fee,
+    taker_fill_template,
+)
 from sparkstacker.engine.positions import Leg
 from sparkstacker.lang.plan import BarDecision
 from sparkstacker.model import (
     Direction,
-    Fill,
-    Liquidity,
-    MarginMode,
-    Order,
     OrderType,
     Side,
     TimeInForce,
@@ -97,9 +98,7 @@ class LaneState:
         self.position = position
         self.leg = leg
         instrument = lane.instrument
-        self.taker_fee: Decimal = (
-            instrument.taker_fee if instrument.taker_fee is not None else account.options.taker_fee
-        )
+        self.taker_fee = taker_fee(lane, account.options)
         self.lot_f = float(instrument.lot_size)
         sizing = lane.plan.sizing
         self.sizer = registry.sizers.get(sizing.sizer) if sizing is not None else None
@@ -107,29 +106,5 @@ class LaneState:
         self.size_cache: dict[tuple[float, float, Direction, bool], SizeDecision] = {}
         self.price_cache: dict[tuple[float, int], Decimal] = {}
         self.decisions: dict[int, BarDecision] = {}
-        self.order_template = Order(
-            client_order_id="template",
-            venue=lane.account,
-            symbol=lane.symbol,
-            side=Side.BUY,
-            type=OrderType.MARKET,
-            size=Decimal(1),
-            tif=TimeInForce.IOC,
-            leverage=lane.plan.leverage,
-            margin_mode=MarginMode.CROSS,
-            strategy=lane.name,
-            leg="main",
-            created_at=now,
-        )
-        self.fill_template = Fill(
-            fill_id="template",
-            venue=account.name,
-            symbol=lane.symbol,
-            side=Side.BUY,
-            price=Decimal(1),
-            size=Decimal(1),
-            fee_currency=account.options.quote,
-            liquidity=Liquidity.TAKER,
-            timestamp=now,
-            account=account.options.account,
-        )
+        self.order_template = market_order_template(lane, now)
+        self.fill_template = taker_fill_template(lane, account.options, now)

@@ -16,7 +16,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from sparkstacker.data.frames import datetimes_to_ms, describe_ms, ms_to_datetimes, timestamp_ms
+from sparkstacker.data.frames import (
+    datetimes_to_ms,
+    describe_ms,
+    describe_optional_ms,
+    ms_to_datetimes,
+    timestamp_ms,
+)
 from sparkstacker.data.store import CandleStore, TimeLike, WriteReport
 from sparkstacker.errors import DataError
 from sparkstacker.exchange import MarketHistory
@@ -84,7 +90,7 @@ class DownloadReport:
             "timeframe": self.timeframe,
             "start": describe_ms(self.start),
             "end": describe_ms(self.end),
-            "resumed_from": None if self.resumed_from is None else describe_ms(self.resumed_from),
+            "resumed_from": describe_optional_ms(self.resumed_from),
             "pages": self.pages,
             "received": self.received,
             "outside_range": self.outside_range,
@@ -92,9 +98,7 @@ class DownloadReport:
             "added": self.added,
             "replaced": self.replaced,
             "unchanged": self.unchanged,
-            "unavailable_before": None
-            if self.unavailable_before is None
-            else describe_ms(self.unavailable_before),
+            "unavailable_before": describe_optional_ms(self.unavailable_before),
             "gaps": [g.to_dict() for g in self.writes[-1].gaps] if self.writes else [],
         }
 

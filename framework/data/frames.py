@@ -58,6 +58,11 @@ def describe_ms(ms: int) -> str:
     return text + (f".{int(ms) % 1000:03d}" if int(ms) % 1000 else "")
 
 
+def describe_optional_ms(ms: int | None) -> str | None:
+    """:func:`describe_ms`, or ``None`` where there is no time (an empty series)."""
+    return None if ms is None else describe_ms(ms)
+
+
 def _where(frame: pd.DataFrame, position: int, ms: np.ndarray | None = None) -> str:
     label = frame.index[position]
     text = f"row {label}"

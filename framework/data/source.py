@@ -18,7 +18,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sparkstacker.data.frames import datetimes_to_ms, describe_ms, timestamp_ms
+from sparkstacker.data.frames import (
+    datetimes_to_ms,
+    describe_ms,
+    describe_optional_ms,
+    timestamp_ms,
+)
 from sparkstacker.data.gaps import count_gaps
 from sparkstacker.data.resample import check_resample, resample_candles
 from sparkstacker.data.sample import (
@@ -75,8 +80,8 @@ class DataOrigin:
             "synthetic": self.synthetic,
             "label": self.label,
             "rows": self.rows,
-            "first": None if self.first is None else describe_ms(self.first),
-            "last": None if self.last is None else describe_ms(self.last),
+            "first": describe_optional_ms(self.first),
+            "last": describe_optional_ms(self.last),
             "gaps": self.gaps,
             "seed": self.seed,
             "partial_dropped": self.partial_dropped,

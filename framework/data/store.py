@@ -28,6 +28,7 @@ from sparkstacker.data.frames import (
     datetimes_to_ms,
     dedupe_sorted,
     describe_ms,
+    describe_optional_ms,
     empty_candles,
     empty_funding,
     timestamp_ms,
@@ -128,8 +129,8 @@ class WriteReport:
             "rows_replaced": self.rows_replaced,
             "rows_unchanged": self.rows_unchanged,
             "duplicates_in_input": self.duplicates_in_input,
-            "first": None if self.first is None else describe_ms(self.first),
-            "last": None if self.last is None else describe_ms(self.last),
+            "first": describe_optional_ms(self.first),
+            "last": describe_optional_ms(self.last),
             "total_rows": self.total_rows,
             "gaps": [g.to_dict() for g in self.gaps],
             "partitions": list(self.partitions),
@@ -171,8 +172,8 @@ class DatasetInfo:
             "symbol": self.symbol,
             "timeframe": self.timeframe,
             "rows": self.rows,
-            "first": None if self.first is None else describe_ms(self.first),
-            "last": None if self.last is None else describe_ms(self.last),
+            "first": describe_optional_ms(self.first),
+            "last": describe_optional_ms(self.last),
             "gaps": self.gaps,
             "synthetic": self.synthetic,
             "source": self.source,
@@ -252,12 +253,17 @@ class CandleStore:
 
         Raises DataError when nothing at all is stored for this venue/symbol/timeframe.
         """
-        folder = self.candles_dir(venue, symbol, timeframe)
-        if not layout.partition_files(folder):
-            raise DataError(self._missing_message(venue, symbol, timeframe))
+        folder = self._stored_candles_dir(venue, symbol, timeframe)
         kind = layout.period_kind(_step_ms(timeframe) // 1000)
         frame = self._read(folder, kind, CANDLE_SCHEMA, _bound(start), _bound(end))
         return frame if not frame.empty else empty_candles()
+
+    def _stored_candles_dir(self, venue: str, symbol: str, timeframe: str) -> Path:
+        """The candles folder of one dataset; DataError when nothing is stored there."""
+        folder = self.candles_dir(venue, symbol, timeframe)
+        if not layout.partition_files(folder):
+            raise DataError(self._missing_message(venue, symbol, timeframe))
+        return folder
 
     def has_candles(self, venue: str, symbol: str, timeframe: str) -> bool:
         return bool(layout.partition_files(self.candles_dir(venue, symbol, timeframe)))
@@ -280,9 +286,7 @@ class CandleStore:
         return None
 
     def gaps(self, venue: str, symbol: str, timeframe: str) -> list[Gap]:
-        folder = self.candles_dir(venue, symbol, timeframe)
-        if not layout.partition_files(folder):
-            raise DataError(self._missing_message(venue, symbol, timeframe))
+        folder = self._stored_candles_dir(venue, symbol, timeframe)
         return find_gaps(self._timestamps(folder), _step_ms(timeframe))
 
     def frame(

@@ -65,10 +65,7 @@ def expr_text(expr: ast.Expr) -> str:
         return f"-{_child(expr.operand, UNARY)}"
     if isinstance(expr, ast.Not):
         return f"not {_child(expr.operand, NOT)}"
-    if isinstance(expr, ast.Logic):
-        level = _precedence(expr)
-        return f"{_child(expr.left, level)} {expr.op} {_child(expr.right, level + 1)}"
-    if isinstance(expr, ast.Binary):
+    if isinstance(expr, ast.Logic | ast.Binary):
         level = _precedence(expr)
         return f"{_child(expr.left, level)} {expr.op} {_child(expr.right, level + 1)}"
     if isinstance(expr, ast.Compare):

@@ -8,9 +8,10 @@ lowers to ``None`` and its parents stay quiet, so one mistake gives one message.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Any
 
 from sparkstacker.indicators import IndicatorSpec
 from sparkstacker.lang import ast
@@ -81,10 +82,7 @@ class Lowerer:
     # ---- entry points -------------------------------------------------------------------
     def condition(self, expr: ast.Expr, what: str) -> tuple[int, ExplainTree] | None:
         """A rule condition: must be true/false and must depend on data or state."""
-        value = self.expr(expr)
-        if value is None:
-            return None
-        value = self._single(value, expr)
+        value = self._single_expr(expr)
         if value is None:
             return None
         if value.unit is not Unit.BOOL:
@@ -108,10 +106,7 @@ class Lowerer:
 
     def number(self, expr: ast.Expr, what: str, units: tuple[Unit, ...]) -> int | None:
         """A per-bar number (confidence, limit price) in one of ``units``."""
-        value = self.expr(expr)
-        if value is None:
-            return None
-        value = self._single(value, expr)
+        value = self._single_expr(expr)
         if value is None:
             return None
         if value.unit not in (*units, Unit.ANY):
@@ -133,29 +128,10 @@ class Lowerer:
             return self._literal(expr.quantity, expr.span)
         if isinstance(expr, ast.BoolLiteral):
             return Value(self.dag.const(1.0 if expr.value else 0.0), Unit.BOOL, literal=True)
-        if isinstance(expr, ast.Name):
-            return self._name(expr)
-        if isinstance(expr, ast.AtTimeframe):
-            return self._at_timeframe(expr)
-        if isinstance(expr, ast.Call):
-            return self._call(expr)
-        if isinstance(expr, ast.Attr):
-            return self._attr(expr)
-        if isinstance(expr, ast.Index):
-            return self._index(expr)
-        if isinstance(expr, ast.Neg):
-            return self._neg(expr)
-        if isinstance(expr, ast.Binary):
-            return self._binary(expr)
-        if isinstance(expr, ast.Compare):
-            return self._compare(expr)
-        if isinstance(expr, ast.Crosses):
-            return self._crosses(expr)
-        if isinstance(expr, ast.Logic):
-            return self._logic(expr)
-        if isinstance(expr, ast.Not):
-            return self._not(expr)
-        raise TypeError(f"not an expression: {expr!r}")  # pragma: no cover
+        lower = _LOWER_BY_NODE.get(type(expr))
+        if lower is None:  # pragma: no cover
+            raise TypeError(f"not an expression: {expr!r}")
+        return lower(self, expr)
 
     def _literal(self, quantity: ast.Quantity, span: ast.Span) -> Value | None:
         unit = unit_of(quantity.unit)
@@ -860,3 +836,18 @@ def _signature(spec: IndicatorSpec) -> str:
 
 def decimal_of(value: float) -> Decimal:
     return Decimal(repr(value))
+
+
+_LOWER_BY_NODE: dict[type, Callable[[Lowerer, Any], Value | None]] = {
+    ast.Name: Lowerer._name,
+    ast.AtTimeframe: Lowerer._at_timeframe,
+    ast.Call: Lowerer._call,
+    ast.Attr: Lowerer._attr,
+    ast.Index: Lowerer._index,
+    ast.Neg: Lowerer._neg,
+    ast.Binary: Lowerer._binary,
+    ast.Compare: Lowerer._compare,
+    ast.Crosses: Lowerer._crosses,
+    ast.Logic: Lowerer._logic,
+    ast.Not: Lowerer._not,
+}

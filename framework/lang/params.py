@@ -209,8 +209,11 @@ class ParamBinder:
 
 
 def _in_unit(value: Any, unit: str | None) -> str:
-    if value is None:
-        return "the allowed value"
+    return "the allowed value" if value is None else value_text(value, unit)
+
+
+def value_text(value: Any, unit: str | None) -> str:
+    """A parameter value written with its field's unit: ``5%``, ``100 USD``, ``20 bars``, ``3x``."""
     if unit == "fraction":
         return fraction_text(Decimal(str(value)))
     if unit == "USD":
@@ -219,6 +222,8 @@ def _in_unit(value: Any, unit: str | None) -> str:
         return f"{value} bars"
     if unit == "x":
         return f"{value}x"
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return str(value)
 
 

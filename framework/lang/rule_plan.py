@@ -10,7 +10,7 @@ from typing import Any
 from pydantic import BaseModel
 from sparkstacker.lang.check import PluginUse
 from sparkstacker.lang.evaluate import PreparedRules, RuleStream
-from sparkstacker.lang.params import field_unit
+from sparkstacker.lang.params import field_unit, value_text
 from sparkstacker.lang.plan import (
     BarFrame,
     ExecutionCosts,
@@ -154,19 +154,7 @@ def _model(model: BaseModel) -> dict[str, str]:
 
 
 def _with_unit(value: Any, unit: str | None) -> str:
-    if value is None:
-        return "none"
-    if unit == "fraction":
-        return fraction_text(Decimal(str(value)))
-    if unit == "USD":
-        return f"{value} USD"
-    if unit == "bars":
-        return f"{value} bars"
-    if unit == "x":
-        return f"{value}x"
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    return str(value)
+    return "none" if value is None else value_text(value, unit)
 
 
 def _sizing(sizing: SizingSpec | None) -> dict[str, Any] | None:

@@ -43,16 +43,11 @@ class BookWalkParams(_Params):
     pass
 
 
-def _signed(side: Side, reference: float, fraction: float) -> float:
-    return reference * (1.0 + fraction) if side is Side.BUY else reference * (1.0 - fraction)
+class _FractionAgainstTaker:
+    """A model whose fill is the reference moved against the taker by a fraction of it."""
 
-
-class FixedBps:
-    """Every taker fill pays ``bps`` basis points against the reference price."""
-
-    def __init__(self, bps: float = 1.0) -> None:
-        self.bps = float(bps)
-        self._fraction = self.bps / 10_000.0
+    def fraction(self, size: float, bar_volume: float) -> float:
+        raise NotImplementedError
 
     def fill_price(
         self,
@@ -62,13 +57,25 @@ class FixedBps:
         bar_volume: float,
         book: OrderBook | None = None,
     ) -> float:
-        return _signed(side, reference, self._fraction)
+        fraction = self.fraction(size, bar_volume)
+        return reference * (1.0 + fraction) if side is Side.BUY else reference * (1.0 - fraction)
+
+
+class FixedBps(_FractionAgainstTaker):
+    """Every taker fill pays ``bps`` basis points against the reference price."""
+
+    def __init__(self, bps: float = 1.0) -> None:
+        self.bps = float(bps)
+        self._fraction = self.bps / 10_000.0
+
+    def fraction(self, size: float, bar_volume: float) -> float:
+        return self._fraction
 
     def __repr__(self) -> str:
         return f"FixedBps(bps={self.bps:g})"
 
 
-class VolumeImpact:
+class VolumeImpact(_FractionAgainstTaker):
     """Impact grows with the share of the bar's volume the order takes (power law, capped)."""
 
     def __init__(
@@ -87,15 +94,8 @@ class VolumeImpact:
             return self.max_impact
         return min(self.max_impact, self.k * (size / bar_volume) ** self.exponent)
 
-    def fill_price(
-        self,
-        side: Side,
-        reference: float,
-        size: float,
-        bar_volume: float,
-        book: OrderBook | None = None,
-    ) -> float:
-        return _signed(side, reference, self.bps / 10_000.0 + self.impact(size, bar_volume))
+    def fraction(self, size: float, bar_volume: float) -> float:
+        return self.bps / 10_000.0 + self.impact(size, bar_volume)
 
     def __repr__(self) -> str:
         return (

@@ -28,6 +28,52 @@ from sparkstacker.registry import Registry
 BINANCE = Path("Alpergulsen__freqtrade/user_data/data/binance/futures")
 EQUITY_RTOL = 1e-9
 
+RULE = """
+strategy "{name}" {{
+    market {symbol} on {venue}
+    timeframe {timeframe}
+{body}
+    size {size}
+    leverage {leverage}x
+    fees maker 0.015% taker {taker}
+    slippage {slippage}
+    fill at {fill_at}
+}}
+"""
+MACD_FLIP = """
+    let m = macd(close, 12, 26, 9)
+    enter long when m.macd crosses above m.signal
+    enter short when m.macd crosses below m.signal
+"""
+
+
+def rules(
+    body: str = MACD_FLIP,
+    *,
+    name: str = "s",
+    symbol: str = "ETH-USD",
+    venue: str = "sim",
+    timeframe: str = "1m",
+    size: str = "fixed_units(0.5)",
+    leverage: int = 3,
+    taker: str = "0.045%",
+    slippage: str = "1 bps",
+    fill_at: str = "next_open",
+) -> str:
+    """One rule strategy in the fast-path tests' template (``body`` holds its lets and rules)."""
+    return RULE.format(
+        name=name,
+        symbol=symbol,
+        venue=venue,
+        timeframe=timeframe,
+        body=body,
+        size=size,
+        leverage=leverage,
+        taker=taker,
+        slippage=slippage,
+        fill_at=fill_at,
+    )
+
 
 @cache
 def candles(marketdata: Path, coin: str) -> pd.DataFrame:

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+import sys
 from decimal import Decimal
+from pathlib import Path
 
-import numpy as np
 import pytest
 from sparkstacker import hookimpl
 from sparkstacker.backtest.runner import BacktestOptions, run_backtest
 from sparkstacker.errors import ConfigError, OrderVetoed
 from sparkstacker.lang import compile_text
-from sparkstacker.lang.plan import BarFrame
 from sparkstacker.model import OrderStatus
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bars_kit import frame
+
 D = Decimal
-T0 = 1_704_067_200_000  # 2024-01-01 00:00 UTC
 RULE = """
 strategy "t" {{
     market ETH-USD on sim
@@ -28,20 +31,6 @@ strategy "t" {{
     fill at next_open
 }}
 """
-
-
-def frame(opens: list[float], closes: list[float]) -> BarFrame:
-    n = len(opens)
-    o, c = np.array(opens, float), np.array(closes, float)
-    return BarFrame(
-        timeframe="1m",
-        timestamp=T0 + 60_000 * np.arange(n, dtype=np.int64),
-        open=o,
-        high=np.maximum(o, c),
-        low=np.minimum(o, c),
-        close=c,
-        volume=np.full(n, 1e6),
-    )
 
 
 PATH = frame([100, 100, 102, 102, 100, 100], [100, 101, 102, 101, 100, 100])

@@ -12,6 +12,7 @@ from __future__ import annotations
 import math
 import sys
 from decimal import Decimal
+from functools import partial
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -42,27 +43,12 @@ from fast_kit import (
     options_for,
     run_both,
 )
+from fast_kit import rules as kit_rules
 
 D = Decimal
 T0 = 1_704_067_200_000  # 2024-01-01 00:00 UTC
+rules = partial(kit_rules, name="k")
 
-RULE = """
-strategy "{name}" {{
-    market {symbol} on {venue}
-    timeframe {timeframe}
-{body}
-    size {size}
-    leverage {leverage}x
-    fees maker 0.015% taker {taker}
-    slippage {slippage}
-    fill at {fill_at}
-}}
-"""
-MACD_FLIP = """
-    let m = macd(close, 12, 26, 9)
-    enter long when m.macd crosses above m.signal
-    enter short when m.macd crosses below m.signal
-"""
 RSI_REVERSION = """
     let r = rsi(close, 9)
     enter long when r crosses above 30
@@ -70,33 +56,6 @@ RSI_REVERSION = """
     exit long when r > 60
     exit short when r < 40
 """
-
-
-def rules(
-    body: str = MACD_FLIP,
-    *,
-    name: str = "k",
-    symbol: str = "ETH-USD",
-    venue: str = "sim",
-    timeframe: str = "1m",
-    size: str = "fixed_units(0.5)",
-    leverage: int = 3,
-    taker: str = "0.045%",
-    slippage: str = "1 bps",
-    fill_at: str = "next_open",
-) -> str:
-    return RULE.format(
-        name=name,
-        symbol=symbol,
-        venue=venue,
-        timeframe=timeframe,
-        body=body,
-        size=size,
-        leverage=leverage,
-        taker=taker,
-        slippage=slippage,
-        fill_at=fill_at,
-    )
 
 
 # ---- prices: the kernel's grid rounding against Instrument.round_price -----------------------

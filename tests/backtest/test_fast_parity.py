@@ -26,7 +26,7 @@ from sparkstacker.model import to_millis
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from fast_kit import Pair, assert_same, candles, frame, options_for, run_both
+from fast_kit import Pair, assert_same, candles, frame, options_for, rules, run_both
 
 pytestmark = pytest.mark.shared
 
@@ -49,23 +49,6 @@ REFUSED_EXAMPLES = {
 }
 SUPPORTED_EXAMPLES = {"macd_flip_eth_1m.rules"}
 
-RULE = """
-strategy "{name}" {{
-    market {symbol} on {venue}
-    timeframe {timeframe}
-{body}
-    size {size}
-    leverage {leverage}x
-    fees maker 0.015% taker {taker}
-    slippage {slippage}
-    fill at {fill_at}
-}}
-"""
-MACD_FLIP = """
-    let m = macd(close, 12, 26, 9)
-    enter long when m.macd crosses above m.signal
-    enter short when m.macd crosses below m.signal
-"""
 RSI_REVERSION = """
     let r = rsi(close, 9)
     let trend = ema(close, 50)
@@ -74,33 +57,6 @@ RSI_REVERSION = """
     exit long when r > 60
     exit short when r < 40
 """
-
-
-def rules(
-    body: str = MACD_FLIP,
-    *,
-    name: str = "s",
-    symbol: str = "ETH-USD",
-    venue: str = "sim",
-    timeframe: str = "1m",
-    size: str = "fixed_units(0.5)",
-    leverage: int = 3,
-    taker: str = "0.045%",
-    slippage: str = "1 bps",
-    fill_at: str = "next_open",
-) -> str:
-    return RULE.format(
-        name=name,
-        symbol=symbol,
-        venue=venue,
-        timeframe=timeframe,
-        body=body,
-        size=size,
-        leverage=leverage,
-        taker=taker,
-        slippage=slippage,
-        fill_at=fill_at,
-    )
 
 
 # ---- the shipped examples ---------------------------------------------------------------------

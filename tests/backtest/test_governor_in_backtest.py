@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from decimal import Decimal
+from pathlib import Path
 
-import numpy as np
 import pytest
 from sparkstacker.backtest.runner import BacktestOptions, run_backtest
 from sparkstacker.lang import compile_text
-from sparkstacker.lang.plan import BarFrame
 
-T0 = 1_704_067_200_000
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bars_kit import frame
+
 RULE = """
 portfolio {
     on drawdown 5% reduce_only
@@ -32,17 +35,7 @@ strategy "g" {
 def test_drawdown_walks_the_states_and_flatten_closes_the_position(registry) -> None:  # type: ignore[no-untyped-def]
     opens = [100, 100, 100, 99, 95, 92, 90, 90]
     closes = [100, 100.5, 99, 95, 92, 90, 90, 90]
-    n = len(opens)
-    o, c = np.array(opens, float), np.array(closes, float)
-    bars = BarFrame(
-        "1m",
-        T0 + 60_000 * np.arange(n, dtype=np.int64),
-        o,
-        np.maximum(o, c),
-        np.minimum(o, c),
-        c,
-        np.full(n, 1e6),
-    )
+    bars = frame(opens, closes)
     result = run_backtest(
         compile_text(RULE, registry),
         registry,

@@ -6,17 +6,20 @@ the second account because a one-way venue would net opposite legs in one accoun
 
 from __future__ import annotations
 
+import sys
 from decimal import Decimal
+from pathlib import Path
 
-import numpy as np
 import pytest
 from sparkstacker.backtest.runner import BacktestOptions, run_backtest
 from sparkstacker.lang import compile_text
-from sparkstacker.lang.plan import BarFrame
 from sparkstacker.model import OrderStatus
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from bars_kit import T0, frame
+
 D = Decimal
-T0 = 1_704_067_200_000
 RULE = """
 strategy "h" {{
     market ETH-USD on sim
@@ -32,20 +35,6 @@ strategy "h" {{
     {risk}
 }}
 """
-
-
-def frame(opens: list[float], closes: list[float], volume: float = 1e6) -> BarFrame:
-    n = len(opens)
-    o, c = np.array(opens, float), np.array(closes, float)
-    return BarFrame(
-        timeframe="1m",
-        timestamp=T0 + 60_000 * np.arange(n, dtype=np.int64),
-        open=o,
-        high=np.maximum(o, c),
-        low=np.minimum(o, c),
-        close=c,
-        volume=np.full(n, volume),
-    )
 
 
 def run(

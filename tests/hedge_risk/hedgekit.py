@@ -152,3 +152,11 @@ def import_eth(marketdata: Path, store: Path, source: str = "alpergulsen") -> No
         symbol="ETH-USD",
         timeframe="1m",
     )
+
+
+def paper_dirs(marketdata: Path, tmp_path: Path) -> tuple[Path, Path, str]:
+    """For a paper run under ``tmp_path``: a store holding the recorded ETH candles, a state
+    folder and a SQLite journal URL."""
+    store, state = tmp_path / "store", tmp_path / "state"
+    import_eth(marketdata, store)
+    return store, state, f"sqlite:///{tmp_path / 'spark_stacker.db'}"

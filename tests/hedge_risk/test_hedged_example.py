@@ -24,7 +24,7 @@ from hedgekit import (
     STRATEGY,
     eth_frame,
     hedge_target,
-    import_eth,
+    paper_dirs,
     run_scraped,
     samples,
     series,
@@ -154,9 +154,7 @@ def test_backtest_on_real_candles_journals_and_reports_both_legs(
 def test_paper_run_shows_both_legs_in_journal_orders_log_and_metrics(
     marketdata: Path, tmp_path: Path
 ) -> None:
-    store, state = tmp_path / "store", tmp_path / "state"
-    import_eth(marketdata, store)
-    db = f"sqlite:///{tmp_path / 'spark_stacker.db'}"
+    store, state, db = paper_dirs(marketdata, tmp_path)
     data = run_scraped(
         tmp_path,
         state,

@@ -26,7 +26,7 @@ from hedgekit import (
     child_env,
     command,
     hedge_target,
-    import_eth,
+    paper_dirs,
     run_scraped,
     series,
     spark,
@@ -50,9 +50,7 @@ def positions(fills) -> dict[str, Decimal]:  # type: ignore[no-untyped-def]
 def test_governor_state_is_exported_from_the_start_and_follows_every_change(
     marketdata: Path, tmp_path: Path
 ) -> None:
-    store, state = tmp_path / "store", tmp_path / "state"
-    import_eth(marketdata, store)
-    db = f"sqlite:///{tmp_path / 'spark_stacker.db'}"
+    store, state, db = paper_dirs(marketdata, tmp_path)
     data = run_scraped(
         tmp_path,
         state,
@@ -118,9 +116,7 @@ def wait_for_both_legs(state: Path, proc) -> dict:  # type: ignore[no-untyped-de
 def test_kill_switch_flattens_main_and_hedge_and_status_says_flatten(
     marketdata: Path, tmp_path: Path
 ) -> None:
-    store, state = tmp_path / "store", tmp_path / "state"
-    import_eth(marketdata, store)
-    db = f"sqlite:///{tmp_path / 'spark_stacker.db'}"
+    store, state, db = paper_dirs(marketdata, tmp_path)
     args = [
         "run", str(EXAMPLE), "--data", str(store), "--db", db, "--from", "2023-07-14T12:00",
         "--bars", "5000", "--speed", "1200", "--metrics-port", "0",

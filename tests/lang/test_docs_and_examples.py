@@ -5,10 +5,14 @@ from __future__ import annotations
 import re
 from decimal import Decimal
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from langkit import EXAMPLES, REPO
 from sparkstacker.lang import compile_file, compile_text
+
+if TYPE_CHECKING:
+    from sparkstacker.sizing import SizingRequest
 
 DOC = REPO / "docs" / "rules.md"
 BLOCKS = re.findall(r"```rules\n(.*?)```", DOC.read_text(), re.S)
@@ -119,15 +123,11 @@ def test_examples_compile_with_what_they_promise(lang_registry) -> None:  # type
     assert mm.params.spread == Decimal("0.001")
 
 
-def test_the_1_usd_cap_is_below_the_hyperliquid_minimum(lang_registry) -> None:  # type: ignore[no-untyped-def]
-    """What the macd example's comment promises: its sizer clamps every order to 1 USD, which
-    the instrument's 10 USD minimum notional refuses, so no order is ever sent."""
+def eth_long_at_2500(leverage: Decimal) -> SizingRequest:
+    """A long entry on Hyperliquid's ETH-USD (10 USD minimum order) at 2500, 10 000 USD equity."""
     from sparkstacker.model import Direction, Instrument
     from sparkstacker.sizing import SizingRequest
 
-    plan = compile_file(EXAMPLES / "macd_eth_1m.rules", lang_registry).strategies[0]
-    assert plan.sizing is not None
-    sizer = lang_registry.sizers.get(plan.sizing.sizer)
     eth = Instrument(
         venue="hyperliquid",
         symbol="ETH-USD",
@@ -138,13 +138,22 @@ def test_the_1_usd_cap_is_below_the_hyperliquid_minimum(lang_registry) -> None: 
         min_notional=Decimal(10),
         max_leverage=Decimal(25),
     )
-    request = SizingRequest(
+    return SizingRequest(
         instrument=eth,
         direction=Direction.LONG,
         price=Decimal(2500),
         equity=Decimal(10_000),
-        leverage=plan.leverage,
+        leverage=leverage,
     )
+
+
+def test_the_1_usd_cap_is_below_the_hyperliquid_minimum(lang_registry) -> None:  # type: ignore[no-untyped-def]
+    """What the macd example's comment promises: its sizer clamps every order to 1 USD, which
+    the instrument's 10 USD minimum notional refuses, so no order is ever sent."""
+    plan = compile_file(EXAMPLES / "macd_eth_1m.rules", lang_registry).strategies[0]
+    assert plan.sizing is not None
+    sizer = lang_registry.sizers.get(plan.sizing.sizer)
+    request = eth_long_at_2500(plan.leverage)
     decision = sizer.size(request, plan.sizing.params)
     assert not decision.is_trade
     assert decision.reason is not None
@@ -154,9 +163,6 @@ def test_the_1_usd_cap_is_below_the_hyperliquid_minimum(lang_registry) -> None: 
 def test_the_hedged_macd_example_trades_on_hyperliquid(lang_registry) -> None:  # type: ignore[no-untyped-def]
     """The trading twin of macd_eth_1m: the same signals, 100 USD entries whose 20 % hedge
     (20 USD) clears Hyperliquid's 10 USD minimum order, at half the main leg's leverage."""
-    from sparkstacker.model import Direction, Instrument
-    from sparkstacker.sizing import SizingRequest
-
     hedged = compile_file(EXAMPLES / "macd_eth_1m_hedged.rules", lang_registry).strategies[0]
     plain = compile_file(EXAMPLES / "macd_eth_1m.rules", lang_registry).strategies[0]
     assert hedged.name == "macd_eth_1m_hedged"
@@ -180,27 +186,11 @@ def test_the_hedged_macd_example_trades_on_hyperliquid(lang_registry) -> None:  
     assert hedged.risk.max_duration is not None
     assert (hedged.risk.stop_loss, hedged.risk.take_profit) == (Decimal("0.05"), Decimal("0.1"))
     assert hedged.sizing is not None
-    eth = Instrument(
-        venue="hyperliquid",
-        symbol="ETH-USD",
-        base="ETH",
-        quote="USD",
-        tick_size=Decimal("0.1"),
-        lot_size=Decimal("0.0001"),
-        min_notional=Decimal(10),
-        max_leverage=Decimal(25),
-    )
-    request = SizingRequest(
-        instrument=eth,
-        direction=Direction.LONG,
-        price=Decimal(2500),
-        equity=Decimal(10_000),
-        leverage=hedged.leverage,
-    )
+    request = eth_long_at_2500(hedged.leverage)
     decision = lang_registry.sizers.get(hedged.sizing.sizer).size(request, hedged.sizing.params)
     assert decision.is_trade
     assert decision.size * Decimal(2500) <= Decimal(100)
-    assert decision.size * hedged.hedge.ratio * Decimal(2500) >= eth.min_notional
+    assert decision.size * hedged.hedge.ratio * Decimal(2500) >= request.instrument.min_notional
 
 
 def test_shipped_rule_files_are_registered_as_a_bundle(lang_registry) -> None:  # type: ignore[no-untyped-def]

@@ -7,13 +7,11 @@ the test, so "no order leaves" is enforced by the replayer, not just asserted.
 
 from __future__ import annotations
 
-import os
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pytest_recording import network
 
 _HERE = str(Path(__file__).resolve().parent)
 if _HERE not in sys.path:
@@ -25,19 +23,8 @@ from sparkstacker_plugins.exchanges.hyperliquid.testing import FakeClock  # noqa
 
 
 @pytest.fixture(autouse=True)
-def _no_network() -> Iterator[None]:
-    """``--block-network`` semantics for every test in this folder (loopback allowed)."""
-    with network.blocking_context(allowed_hosts=["127.0.0.1", "localhost", "::1"]):
-        yield
-
-
-@pytest.fixture(autouse=True)
-def _no_credentials_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Adapters are built from explicit settings; a developer's environment must not leak in."""
-    for name in list(os.environ):
-        if name.startswith("SPARKSTACKER_HYPERLIQUID_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+def _offline(offline_hyperliquid: None) -> None:
+    """Every test in this folder: network blocked but loopback, no Hyperliquid env settings."""
 
 
 @pytest.fixture

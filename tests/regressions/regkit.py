@@ -21,7 +21,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
 from sparkstacker.context import RunContext
 from sparkstacker.engine.clock import SimulatedClock
 from sparkstacker.engine.engine import Engine
@@ -35,6 +34,7 @@ from sparkstacker.plugins import make_plugin_manager
 from sparkstacker.registry import Registry
 from sparkstacker_plugins.exchanges.hyperliquid.testing import (
     FakeClock,
+    SentBodies,
     make_test_exchange,
     replay_vcr,
 )
@@ -48,28 +48,8 @@ MINUTE = 60_000
 D = Decimal
 
 
-class Wire:
+class Wire(SentBodies):
     """The JSON bodies the adapters really sent, in order (``requests.Session.send``)."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        import requests
-
-        self.sent: list[dict[str, Any]] = []
-        original = requests.Session.send
-
-        def send(session: Any, request: Any, **kwargs: Any) -> Any:
-            body = request.body or b"{}"
-            self.sent.append(json.loads(body.decode() if isinstance(body, bytes) else body))
-            return original(session, request, **kwargs)
-
-        monkeypatch.setattr(requests.Session, "send", send)
-
-    def kinds(self) -> list[str]:
-        """``l2Book``, ``exchange:order``, … for each request."""
-        return [
-            f"exchange:{body['action']['type']}" if "action" in body else str(body.get("type"))
-            for body in self.sent
-        ]
 
     def orders(self) -> list[dict[str, Any]]:
         """Every order on the wire (``{"a": asset, "b": is_buy, "p": px, "s": sz, "r": …}``)."""
@@ -79,9 +59,6 @@ class Wire:
             if body.get("action", {}).get("type") == "order"
             for order in body["action"]["orders"]
         ]
-
-    def clear(self) -> None:
-        self.sent.clear()
 
 
 def cassette(name: str) -> Path:
@@ -166,14 +143,6 @@ async def close_bar(engine: Engine, index: int, close: float, volume: float = 1_
     await engine.settle()
 
 
-def cassette_json(path: Path, index: int = -1) -> Any:
-    """The JSON body of one recorded answer, read independently of the adapter."""
-    import yaml
-
-    data = yaml.safe_load(path.read_text())
-    return json.loads(data["interactions"][index]["response"]["body"]["string"])
-
-
 def merged_cassette(dest: Path, *parts: tuple[Path, int | None]) -> Path:
     """One cassette in ``dest`` (a tmp folder) from interactions of several: ``(path, index)``,
     ``index`` None for all of them. Real recordings stay in ../shared; only the test's tmp copy
@@ -186,26 +155,6 @@ def merged_cassette(dest: Path, *parts: tuple[Path, int | None]) -> Path:
         interactions.extend(recorded if index is None else [recorded[index]])
     dest.write_text(yaml.safe_dump({"interactions": interactions, "version": 1}))
     return dest
-
-
-def openapi_example(path: Path) -> Any:
-    """The 200 example body of an OpenAPI spec file (wherever the spec put it)."""
-    import yaml
-
-    spec = yaml.safe_load(path.read_text())
-    content = spec["paths"]["/info"]["post"]["responses"]["200"]["content"]["application/json"]
-
-    def find(node: Any) -> Any:
-        if isinstance(node, dict):
-            if "example" in node:
-                return node["example"]
-            for value in node.values():
-                found = find(value)
-                if found is not None:
-                    return found
-        return None
-
-    return find(content)
 
 
 def answer_cassette(dest: Path, request_type: str, body: Any, *, mainnet: bool = True) -> Path:

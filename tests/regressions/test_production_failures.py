@@ -26,12 +26,10 @@ from regkit import (
     answer_cassette,
     build_engine,
     cassette,
-    cassette_json,
     close_bar,
     compile_one,
     hyperliquid,
     merged_cassette,
-    openapi_example,
     play,
 )
 from sparkstacker.backtest.runner import BacktestOptions, run_backtest
@@ -60,7 +58,12 @@ from sparkstacker.runtime.venues import feed_markets, open_paper_venues
 from sparkstacker.runtime.wiring import Observers, account_list
 from sparkstacker_plugins.exchanges.hyperliquid.orders import prepare_order
 from sparkstacker_plugins.exchanges.hyperliquid.streams import StreamTranslator
-from sparkstacker_plugins.exchanges.hyperliquid.testing import make_test_exchange, replay_vcr
+from sparkstacker_plugins.exchanges.hyperliquid.testing import (
+    make_test_exchange,
+    openapi_example,
+    recorded_body,
+    replay_vcr,
+)
 
 D = Decimal
 USER_STATE_ADDRESS = "0x5e9ee1089755c3435139848e47e6635505d5a13a"  # the recorded account
@@ -286,7 +289,7 @@ def test_nested_order_book_parses(
 ) -> None:
     """Original failure: the real l2Book answer (``levels: [[bids], [asks]]``) did not parse."""
     recorded = hl_cassettes / "tests" / "cassettes" / "info_test" / "test_get_l2_snapshot.yaml"
-    raw = cassette_json(recorded)
+    raw = recorded_body(recorded)
     bids, asks = raw["levels"]
     venue = make_test_exchange(hl_clock, network="mainnet")
     with play(recorded):
@@ -353,7 +356,7 @@ def test_positions_parse_via_position_coin(
     ``assetPositions[].position.coin``, so every position read raised KeyError."""
     info = hl_cassettes / "tests" / "cassettes" / "info_test"
     state = info / "test_get_user_state.yaml"
-    raw = cassette_json(state)
+    raw = recorded_body(state)
     rows = [item["position"] for item in raw["assetPositions"]]
     venue = make_test_exchange(hl_clock, network="mainnet", account_address=USER_STATE_ADDRESS)
     with play(info / "test_get_info.yaml"):
@@ -600,7 +603,7 @@ def test_size_rounding_to_zero_is_refused(
 ) -> None:
     """Original failure: a hard-coded lot size rounded order sizes to zero and sent them anyway."""
     real_meta = hl_cassettes / "tests" / "cassettes" / "info_test" / "test_get_info.yaml"
-    btc = next(a for a in cassette_json(real_meta)["universe"] if a["name"] == "BTC")
+    btc = next(a for a in recorded_body(real_meta)["universe"] if a["name"] == "BTC")
     lot = D(10) ** -btc["szDecimals"]  # 0.00001 BTC: this asset's lot, from the recorded meta
     run_id = journal.start_run("live", [], {})
     venue = make_test_exchange(hl_clock, network="mainnet")
@@ -685,7 +688,7 @@ def test_order_validation_runs_on_cached_and_uncached_book_paths(
         now=hl_clock.now,
         watermark_ms=0,
     )
-    push = {"channel": "l2Book", "data": cassette_json(cassette("l2book_eth"))}
+    push = {"channel": "l2Book", "data": recorded_body(cassette("l2book_eth"))}
     asyncio.run(translator.handle(push))
     [event] = streamed
     assert event.kind == "book"
@@ -815,8 +818,8 @@ def test_paper_equity_comes_from_the_simulated_account(
     info = hl_cassettes / "tests" / "cassettes" / "info_test"
     candles_cassette = info / "test_get_candles_snapshot.yaml"
     state_cassette = info / "test_get_user_state.yaml"
-    exchange_value = D(cassette_json(state_cassette)["marginSummary"]["accountValue"])
-    rows = cassette_json(candles_cassette)
+    exchange_value = D(recorded_body(state_cassette)["marginSummary"]["accountValue"])
+    rows = recorded_body(candles_cassette)
     # The market-data connection: real meta, real kPEPE 1h candles, and a real account that
     # holds 1182.31 USD, which any code asking this adapter for an account would be given.
     recorded = merged_cassette(

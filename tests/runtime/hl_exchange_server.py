@@ -30,8 +30,6 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -39,7 +37,7 @@ from pathlib import Path
 from typing import Any
 
 from hl_exchange_state import LocalAccount, Push, VenueOrder
-from hl_local import MINUTE, candle_row
+from hl_local import MINUTE, LoopbackVenue, candle_row
 
 
 @dataclass
@@ -57,7 +55,16 @@ class Request:
     at: float = field(default_factory=time.monotonic)
 
 
-class LocalExchange:
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client killed mid-request (the point of these tests) is not a server error."""
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
+
+
+class LocalExchange(LoopbackVenue):
     """One Hyperliquid account on localhost. Every request is answered under one lock."""
 
     def __init__(self, *, push_every: float = 0.25) -> None:
@@ -70,19 +77,9 @@ class LocalExchange:
         self.target_pid: int | None = None  # the trading process a fault kills
         self._fault: Fault | None = None
         self._t0 = time.monotonic()
-        self._loop = asyncio.new_event_loop()
-        self._stop: asyncio.Event | None = None
         self._user_queues: set[asyncio.Queue[str]] = set()
-        self.http_port = 0
-        self.ws_port = 0
-
-    @property
-    def env(self) -> dict[str, str]:
-        """The adapter settings that point a child process here."""
-        return {
-            "SPARKSTACKER_HYPERLIQUID_API_URL": f"http://127.0.0.1:{self.http_port}",
-            "SPARKSTACKER_HYPERLIQUID_WS_URL": f"ws://127.0.0.1:{self.ws_port}/ws",
-        }
+        super().__init__()
+        self.server_class = _Server
 
     # ---- the market -------------------------------------------------------------------------
 
@@ -263,43 +260,3 @@ class LocalExchange:
                 last = t
                 queue.put_nowait(json.dumps({"channel": "candle", "data": candle_row(coin, t)}))
             await asyncio.sleep(self.push_every / 4)
-
-    async def _serve_ws(self, ready: threading.Event) -> None:
-        import websockets
-
-        self._stop = asyncio.Event()
-        async with websockets.serve(self._session, "127.0.0.1", 0) as server:
-            self.ws_port = next(iter(server.sockets)).getsockname()[1]
-            ready.set()
-            await self._stop.wait()
-
-    @contextmanager
-    def running(self) -> Iterator[LocalExchange]:
-        http = _Server(("127.0.0.1", 0), self._handler())
-        self.http_port = http.server_address[1]
-        http_thread = threading.Thread(target=http.serve_forever, daemon=True)
-        http_thread.start()
-        ready = threading.Event()
-        ws_thread = threading.Thread(
-            target=lambda: self._loop.run_until_complete(self._serve_ws(ready)), daemon=True
-        )
-        ws_thread.start()
-        if not ready.wait(10):
-            raise RuntimeError("the local venue's websocket did not start")
-        try:
-            yield self
-        finally:
-            if self._stop is not None:
-                self._loop.call_soon_threadsafe(self._stop.set)
-            ws_thread.join(5)
-            http.shutdown()
-            http.server_close()
-
-
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def handle_error(self, request: Any, client_address: Any) -> None:
-        """A client killed mid-request (the point of these tests) is not a server error."""
-        if not isinstance(sys.exc_info()[1], ConnectionError):
-            super().handle_error(request, client_address)

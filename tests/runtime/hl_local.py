@@ -18,7 +18,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, Self
 
 import yaml
 
@@ -56,7 +56,68 @@ def candle_row(coin: str, t: int) -> dict[str, Any]:
     }
 
 
-class LocalHyperliquid:
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+
+
+class LoopbackVenue:
+    """A venue on localhost: HTTP (``_handler``) and a websocket (``_session``), each served
+    from its own thread for the block of :meth:`running`."""
+
+    def __init__(self) -> None:
+        self.http_port = 0
+        self.ws_port = 0
+        self._loop = asyncio.new_event_loop()
+        self._stop: asyncio.Event | None = None
+        self.server_class: type[ThreadingHTTPServer] = _Server
+
+    @property
+    def env(self) -> dict[str, str]:
+        """The adapter settings that point a child process here."""
+        return {
+            "SPARKSTACKER_HYPERLIQUID_API_URL": f"http://127.0.0.1:{self.http_port}",
+            "SPARKSTACKER_HYPERLIQUID_WS_URL": f"ws://127.0.0.1:{self.ws_port}/ws",
+        }
+
+    def _handler(self) -> type[BaseHTTPRequestHandler]:
+        raise NotImplementedError
+
+    async def _session(self, ws: Any) -> None:
+        raise NotImplementedError
+
+    async def _serve_ws(self, ready: threading.Event) -> None:
+        import websockets
+
+        self._stop = asyncio.Event()
+        async with websockets.serve(self._session, "127.0.0.1", 0) as server:
+            self.ws_port = next(iter(server.sockets)).getsockname()[1]
+            ready.set()
+            await self._stop.wait()
+
+    @contextmanager
+    def running(self) -> Iterator[Self]:
+        http = self.server_class(("127.0.0.1", 0), self._handler())
+        self.http_port = http.server_address[1]
+        http_thread = threading.Thread(target=http.serve_forever, daemon=True)
+        http_thread.start()
+        ready = threading.Event()
+        ws_thread = threading.Thread(
+            target=lambda: self._loop.run_until_complete(self._serve_ws(ready)), daemon=True
+        )
+        ws_thread.start()
+        if not ready.wait(10):
+            raise RuntimeError("the local venue's websocket did not start")
+        try:
+            yield self
+        finally:
+            if self._stop is not None:
+                self._loop.call_soon_threadsafe(self._stop.set)
+            ws_thread.join(5)
+            http.shutdown()
+            http.server_close()
+
+
+class LocalHyperliquid(LoopbackVenue):
     """``start_ms`` is the first pushed candle; candles before it are history."""
 
     def __init__(self, start_ms: int, *, push_every: float = 0.15) -> None:
@@ -65,10 +126,7 @@ class LocalHyperliquid:
         self.pushed: list[dict[str, Any]] = []
         self.subscriptions: list[dict[str, Any]] = []
         self.info_requests: list[dict[str, Any]] = []
-        self.http_port = 0
-        self.ws_port = 0
-        self._loop = asyncio.new_event_loop()
-        self._stop: asyncio.Event | None = None
+        super().__init__()
 
     # ---- REST ---------------------------------------------------------------------------------
 
@@ -108,28 +166,18 @@ class LocalHyperliquid:
 
     # ---- websocket ----------------------------------------------------------------------------
 
-    async def _serve_ws(self, ready: threading.Event) -> None:
-        import websockets
-
-        self._stop = asyncio.Event()
-
-        async def session(ws: Any) -> None:
-            pusher: asyncio.Task[None] | None = None
-            async for raw in ws:
-                message = json.loads(raw)
-                if message.get("method") == "ping":
-                    await ws.send(json.dumps({"channel": "pong"}))
-                elif message.get("method") == "subscribe":
-                    sub = message["subscription"]
-                    self.subscriptions.append(sub)
-                    await ws.send(json.dumps({"channel": "subscriptionResponse", "data": message}))
-                    if sub.get("type") == "candle" and pusher is None:
-                        pusher = asyncio.create_task(self._push(ws, sub["coin"]))
-
-        async with websockets.serve(session, "127.0.0.1", 0) as server:
-            self.ws_port = next(iter(server.sockets)).getsockname()[1]
-            ready.set()
-            await self._stop.wait()
+    async def _session(self, ws: Any) -> None:
+        pusher: asyncio.Task[None] | None = None
+        async for raw in ws:
+            message = json.loads(raw)
+            if message.get("method") == "ping":
+                await ws.send(json.dumps({"channel": "pong"}))
+            elif message.get("method") == "subscribe":
+                sub = message["subscription"]
+                self.subscriptions.append(sub)
+                await ws.send(json.dumps({"channel": "subscriptionResponse", "data": message}))
+                if sub.get("type") == "candle" and pusher is None:
+                    pusher = asyncio.create_task(self._push(ws, sub["coin"]))
 
     async def _push(self, ws: Any, coin: str) -> None:
         t = self.start_ms
@@ -139,31 +187,3 @@ class LocalHyperliquid:
             await ws.send(json.dumps({"channel": "candle", "data": row}))
             t += MINUTE
             await asyncio.sleep(self.push_every)
-
-    @contextmanager
-    def running(self) -> Iterator[LocalHyperliquid]:
-        http = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self.http_port = http.server_address[1]
-        http_thread = threading.Thread(target=http.serve_forever, daemon=True)
-        http_thread.start()
-        ready = threading.Event()
-        ws_thread = threading.Thread(
-            target=lambda: self._loop.run_until_complete(self._serve_ws(ready)), daemon=True
-        )
-        ws_thread.start()
-        ready.wait(10)
-        try:
-            yield self
-        finally:
-            if self._stop is not None:
-                self._loop.call_soon_threadsafe(self._stop.set)
-            ws_thread.join(5)
-            http.shutdown()
-            http.server_close()
-
-    @property
-    def env(self) -> dict[str, str]:
-        return {
-            "SPARKSTACKER_HYPERLIQUID_API_URL": f"http://127.0.0.1:{self.http_port}",
-            "SPARKSTACKER_HYPERLIQUID_WS_URL": f"ws://127.0.0.1:{self.ws_port}/ws",
-        }

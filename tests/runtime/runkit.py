@@ -63,7 +63,10 @@ def spark_background(
     )
 
 
-def run_args(store: Path, db: str, *extra: str, bars: int = 300) -> list[str]:
+def run_args(
+    store: Path, db: str, *extra: str, bars: int = 300, speed: str = "max", quiet: bool = True
+) -> list[str]:
+    """``run <extra…>`` over ``store`` into ``db``, metrics on a free port."""
     return [
         "run",
         *extra,
@@ -72,12 +75,12 @@ def run_args(store: Path, db: str, *extra: str, bars: int = 300) -> list[str]:
         "--db",
         db,
         "--speed",
-        "max",
+        speed,
         "--bars",
         str(bars),
         "--metrics-port",
         "0",
-        "--quiet",
+        *(["--quiet"] if quiet else []),
     ]
 
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from runkit import RULES, assert_consistent, spark, spark_background
+from runkit import RULES, assert_consistent, run_args, spark, spark_background
 from sparkstacker.journal import Journal
 
 pytestmark = pytest.mark.slow
@@ -17,20 +17,7 @@ pytestmark = pytest.mark.slow
 
 def start(tmp_path: Path, store: Path, db: str):  # type: ignore[no-untyped-def]
     return spark_background(
-        tmp_path,
-        "run",
-        str(RULES / "hedged_flip.rules"),
-        "--data",
-        str(store),
-        "--db",
-        db,
-        "--speed",
-        "600",
-        "--bars",
-        "20000",
-        "--metrics-port",
-        "0",
-        "--quiet",
+        tmp_path, *run_args(store, db, str(RULES / "hedged_flip.rules"), bars=20000, speed="600")
     )
 
 
@@ -122,12 +109,11 @@ def test_stop_without_a_running_process_says_so(tmp_path: Path) -> None:
 
 def test_flatten_on_stop_closes_everything_on_sigterm(tmp_path: Path, sample_store: Path) -> None:
     db = f"sqlite:///{tmp_path / 'spark_stacker.db'}"
+    hedged = str(RULES / "hedged_flip.rules")
     proc = spark_background(
         tmp_path,
-        "run", str(RULES / "hedged_flip.rules"),
-        "--data", str(sample_store), "--db", db, "--flatten-on-stop",
-        "--speed", "600", "--bars", "20000", "--metrics-port", "0", "--quiet",
-    )  # fmt: skip
+        *run_args(sample_store, db, hedged, "--flatten-on-stop", bars=20000, speed="600"),
+    )
     try:
         wait_for_position(tmp_path, proc)
         proc.send_signal(signal.SIGTERM)

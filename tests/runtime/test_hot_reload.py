@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from runkit import RULES, assert_consistent, spark_background
+from runkit import RULES, assert_consistent, run_args, spark_background
 from sparkstacker.journal import Journal
 
 pytestmark = pytest.mark.slow
@@ -37,20 +37,7 @@ def test_edits_while_running(tmp_path: Path, sample_store: Path) -> None:
     log = tmp_path / "_logs" / "spark_stacker.log"
     state = tmp_path / "spark_stacker_state" / "run.json"
     proc = spark_background(
-        tmp_path,
-        "run",
-        str(rules),
-        "--data",
-        str(sample_store),
-        "--db",
-        db,
-        "--speed",
-        "600",
-        "--bars",
-        "20000",
-        "--metrics-port",
-        "0",
-        "--quiet",
+        tmp_path, *run_args(sample_store, db, str(rules), bars=20000, speed="600")
     )
 
     def snapshot() -> dict[str, Any]:

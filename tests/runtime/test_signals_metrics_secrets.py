@@ -14,7 +14,7 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from runkit import RULES, assert_consistent, spark_background
+from runkit import RULES, assert_consistent, run_args, spark_background
 from sparkstacker.journal import Journal
 from sparkstacker.model import OrderStatus
 
@@ -62,18 +62,9 @@ def test_metrics_sigterm_and_no_secret_in_logs_or_journal(
     db = f"sqlite:///{tmp_path / 'spark_stacker.db'}"
     proc = spark_background(
         tmp_path,
-        "run",
-        str(RULES / "hedged_flip.rules"),
-        "--data",
-        str(sample_store),
-        "--db",
-        db,
-        "--speed",
-        "600",
-        "--bars",
-        "20000",
-        "--metrics-port",
-        "0",
+        *run_args(
+            sample_store, db, str(RULES / "hedged_flip.rules"), bars=20000, speed="600", quiet=False
+        ),
         env={"SPARKSTACKER_HYPERLIQUID_PRIVATE_KEY": FAKE_KEY},
     )
     try:

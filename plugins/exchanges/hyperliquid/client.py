@@ -12,7 +12,9 @@ behind the shared :class:`WeightLimiter`, and turns transport failures into type
 
 Signed actions from one agent key are serialised through a process-wide :class:`NonceGuard`,
 because the SDK uses the millisecond clock as nonce and two actions in the same millisecond from
-one signer collide (``hyperliquid`` and ``hyperliquid.hedge`` usually share an agent key).
+one signer collide (``hyperliquid`` and ``hyperliquid.hedge`` usually share an agent key). The
+guard reads the clock once per action: that reading is both the nonce the SDK signs (its
+``get_timestamp_ms`` is pinned to it for the call) and the base of ``expiresAfter``.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import asyncio
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -145,6 +147,7 @@ class Sdk:
 def sdk() -> Sdk:
     """Import the SDK lazily (≈0.4 s) and derive the typed-post classes once."""
     import eth_account
+    import hyperliquid.exchange
     from hyperliquid.exchange import Exchange
     from hyperliquid.info import Info
     from hyperliquid.utils.types import Cloid
@@ -155,11 +158,21 @@ def sdk() -> Sdk:
     class TypedExchange(TypedPost, Exchange):
         pass
 
+    hyperliquid.exchange.get_timestamp_ms = _nonce_ms  # the SDK's nonce: pinned per action
     return Sdk(Info=TypedInfo, Exchange=TypedExchange, Cloid=Cloid, Account=eth_account.Account)
 
 
 def _wall_ms() -> int:
     return int(time.time() * 1000)
+
+
+_PINNED = threading.local()
+
+
+def _nonce_ms() -> int:
+    """The nonce the running action's guard read, else (outside a guard) the wall clock."""
+    pinned: int | None = getattr(_PINNED, "nonce", None)
+    return _wall_ms() if pinned is None else pinned
 
 
 class NonceGuard:
@@ -171,13 +184,17 @@ class NonceGuard:
 
     def run(self, exchange: Any, call: Callable[[Any], Any], expires_ms: int | None) -> Any:
         with self._lock:
-            while _wall_ms() <= self._last_ms:
+            nonce = _wall_ms()
+            while nonce <= self._last_ms:
                 time.sleep(0.0005)
-            exchange.set_expires_after(None if expires_ms is None else _wall_ms() + expires_ms)
+                nonce = _wall_ms()
+            exchange.set_expires_after(None if expires_ms is None else nonce + expires_ms)
+            _PINNED.nonce = nonce
             try:
                 return call(exchange)
             finally:
-                self._last_ms = _wall_ms()
+                _PINNED.nonce = None
+                self._last_ms = nonce
 
 
 _GUARDS: dict[str, NonceGuard] = {}
@@ -298,32 +315,16 @@ class HyperliquidClient:
         return await self.info(str(payload["type"]), lambda info: info.post("/info", payload))
 
     async def _info_call(self, request_type: str, call: Callable[[Any], Any], info: Any) -> Any:
-        weight = info_weight(request_type)
-        last: RetryableExchangeError | None = None
-        for attempt in range(1, self.retry.attempts + 1):
-            await self.limiter.acquire(weight)
-            self.requests_total += 1
+        async def attempt() -> Any:
             try:
                 result = await asyncio.to_thread(call, info)
-            except RateLimited as exc:
+            except RateLimited:
                 self.limiter.record_throttle()
-                last = exc
-            except RetryableExchangeError as exc:
-                last = exc
-            else:
-                self.limiter.charge(info_extra_weight(request_type, result))
-                return result
-            log.warning(
-                "hyperliquid %s failed (attempt %d/%d): %s",
-                request_type,
-                attempt,
-                self.retry.attempts,
-                last,
-            )
-            if attempt < self.retry.attempts:
-                await self.clock.sleep(self.retry.delay(attempt))
-        assert last is not None
-        raise last
+                raise
+            self.limiter.charge(info_extra_weight(request_type, result))
+            return result
+
+        return await self._retrying(request_type, info_weight(request_type), attempt)
 
     async def action(
         self,
@@ -338,35 +339,54 @@ class HyperliquidClient:
         ``retry_ambiguous`` (idempotent actions: cancel, leverage) — orders handle them by cloid."""
         exchange = self._exchange_sdk()
         guard = nonce_guard_for(str(exchange.wallet.address))
-        weight = action_weight(batch)
+
+        async def attempt() -> Any:
+            try:
+                result = await asyncio.to_thread(guard.run, exchange, call, expires_ms)
+            except RateLimited:
+                self.limiter.record_throttle()
+                raise
+            if _is_rate_limit_answer(result):
+                self.limiter.record_throttle(drain=False)
+                raise RateLimited(f"{action_type}: {result['response']}", venue=VENUE)
+            return result
+
+        def final(exc: RetryableExchangeError) -> bool:
+            return (
+                isinstance(exc, VenueConnectionError)
+                and exc.maybe_delivered
+                and not retry_ambiguous
+            )
+
+        return await self._retrying(
+            f"action {action_type}", action_weight(batch), attempt, final=final
+        )
+
+    async def _retrying(
+        self,
+        what: str,
+        weight: int,
+        attempt: Callable[[], Awaitable[Any]],
+        *,
+        final: Callable[[RetryableExchangeError], bool] = lambda exc: False,
+    ) -> Any:
+        """Take ``weight`` from the limiter, then run ``attempt``. A retryable failure is logged
+        and retried with backoff, unless ``final`` says it surfaces at once; the last is raised."""
         last: RetryableExchangeError | None = None
-        for attempt in range(1, self.retry.attempts + 1):
+        for number in range(1, self.retry.attempts + 1):
             await self.limiter.acquire(weight)
             self.requests_total += 1
             try:
-                result = await asyncio.to_thread(guard.run, exchange, call, expires_ms)
-            except RateLimited as exc:
-                self.limiter.record_throttle()
-                last = exc
-            except VenueConnectionError as exc:
-                if exc.maybe_delivered and not retry_ambiguous:
+                return await attempt()
+            except RetryableExchangeError as exc:
+                if final(exc):
                     raise
                 last = exc
-            else:
-                if _is_rate_limit_answer(result):
-                    self.limiter.record_throttle(drain=False)
-                    last = RateLimited(f"{action_type}: {result['response']}", venue=VENUE)
-                else:
-                    return result
             log.warning(
-                "hyperliquid action %s failed (attempt %d/%d): %s",
-                action_type,
-                attempt,
-                self.retry.attempts,
-                last,
+                "hyperliquid %s failed (attempt %d/%d): %s", what, number, self.retry.attempts, last
             )
-            if attempt < self.retry.attempts:
-                await self.clock.sleep(self.retry.delay(attempt))
+            if number < self.retry.attempts:
+                await self.clock.sleep(self.retry.delay(number))
         assert last is not None
         raise last
 

@@ -4,11 +4,14 @@
 * :func:`replay_vcr` — a vcrpy ``VCR`` that replays cassettes with ``record_mode="none"`` and
   matches on method, host, path and the body's ``type`` (``/info``) or ``action.type``
   (``/exchange``): the SDK's bodies carry nonces and signatures that change on every run;
-* :func:`make_test_exchange` — an adapter instance on that clock with its own limiter.
+* :func:`make_test_exchange` — an adapter instance on that clock with its own limiter;
+* :class:`SentBodies` — the JSON bodies the adapter really sent, captured above the replayer;
+* :func:`recorded_body` and :func:`openapi_example` — expected answers read from the raw YAML
+  of a cassette or an OpenAPI spec, independently of the adapter.
 
 The hand-written ``/exchange`` cassettes live in ``tests/cassettes/hyperliquid_exchange`` and
-the real ``/info`` recordings in ``../shared/hyperliquid/cassettes``. vcrpy is a test
-dependency and is imported only when :func:`replay_vcr` is called.
+the real ``/info`` recordings in ``../shared/hyperliquid/cassettes``. vcrpy, requests and
+PyYAML are imported only by the helpers that use them.
 """
 
 from __future__ import annotations
@@ -16,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from pydantic import SecretStr
@@ -96,3 +100,63 @@ def make_test_exchange(clock: FakeClock, name: str = "hyperliquid", **overrides:
         clock=clock,
         retry=RetryPolicy(attempts=settings.max_retries, base_delay=0.5),
     )
+
+
+def body_kind(body: dict[str, Any]) -> str:
+    """``l2Book``, ``exchange:order``, … for one request body."""
+    return f"exchange:{body['action']['type']}" if "action" in body else str(body.get("type"))
+
+
+class SentBodies:
+    """The JSON bodies the adapter really sent, in order: one per HTTP request, captured at
+    ``requests.Session.send`` (above vcrpy) through ``monkeypatch`` (pytest's fixture)."""
+
+    def __init__(self, monkeypatch: Any) -> None:
+        import requests
+
+        self.sent: list[dict[str, Any]] = []
+        original = requests.Session.send
+
+        def send(session: Any, request: Any, **kwargs: Any) -> Any:
+            body = request.body or b"{}"
+            self.sent.append(json.loads(body.decode() if isinstance(body, bytes) else body))
+            return original(session, request, **kwargs)
+
+        monkeypatch.setattr(requests.Session, "send", send)
+
+    def kinds(self) -> list[str]:
+        return [body_kind(body) for body in self.sent]
+
+    def actions(self) -> list[dict[str, Any]]:
+        return [body["action"] for body in self.sent if "action" in body]
+
+    def clear(self) -> None:
+        self.sent.clear()
+
+
+def recorded_body(path: Path, index: int = -1) -> Any:
+    """The JSON body of one recorded answer in the cassette at ``path``."""
+    import yaml
+
+    data = yaml.safe_load(path.read_text())
+    return json.loads(data["interactions"][index]["response"]["body"]["string"])
+
+
+def openapi_example(path: Path) -> Any:
+    """The 200 example body of an OpenAPI spec file (wherever the spec put it)."""
+    import yaml
+
+    spec = yaml.safe_load(path.read_text())
+    content = spec["paths"]["/info"]["post"]["responses"]["200"]["content"]["application/json"]
+
+    def find(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "example" in node:
+                return node["example"]
+            for value in node.values():
+                found = find(value)
+                if found is not None:
+                    return found
+        return None
+
+    return find(content)

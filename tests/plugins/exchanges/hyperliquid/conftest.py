@@ -7,19 +7,18 @@ replays cassettes with ``record_mode="none"``: a request no cassette answers fai
 from __future__ import annotations
 
 import asyncio
-import json
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-import yaml
-from pytest_recording import network
 from sparkstacker_plugins.exchanges.hyperliquid.testing import (
     TEST_AGENT_KEY,
     TEST_MASTER,
     FakeClock,
+    SentBodies,
     make_test_exchange,
+    recorded_body,
     replay_vcr,
 )
 
@@ -30,21 +29,8 @@ AGENT_KEY = TEST_AGENT_KEY
 
 
 @pytest.fixture(autouse=True)
-def _no_network() -> Iterator[None]:
-    """``--block-network`` semantics for every test in this folder (loopback allowed)."""
-    with network.blocking_context(allowed_hosts=["127.0.0.1", "localhost", "::1"]):
-        yield
-
-
-@pytest.fixture(autouse=True)
-def _no_credentials_from_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    """Tests build settings explicitly; a developer's environment or .env must not leak in."""
-    import os
-
-    for name in list(os.environ):
-        if name.startswith("SPARKSTACKER_HYPERLIQUID_"):
-            monkeypatch.delenv(name)
-    monkeypatch.chdir(tmp_path)
+def _offline(offline_hyperliquid: None) -> None:
+    """Every test in this folder: network blocked but loopback, no Hyperliquid env settings."""
 
 
 @pytest.fixture
@@ -52,38 +38,18 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-class Replay:
+class Replay(SentBodies):
     """vcrpy with a matcher on method, host, path and the request's ``type`` / action type.
 
-    ``sent`` holds the JSON bodies the adapter really sent, in order (for wire assertions),
-    captured at ``requests.Session.send`` (one entry per HTTP request, above vcrpy).
+    ``sent`` holds the JSON bodies the adapter really sent, in order (for wire assertions).
     """
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        import requests
-
-        self.sent: list[dict[str, Any]] = []
+        super().__init__(monkeypatch)
         self.vcr = replay_vcr()
-        original = requests.Session.send
-
-        def send(session: Any, request: Any, **kwargs: Any) -> Any:
-            body = request.body or b"{}"
-            self.sent.append(json.loads(body.decode() if isinstance(body, bytes) else body))
-            return original(session, request, **kwargs)
-
-        monkeypatch.setattr(requests.Session, "send", send)
 
     def __call__(self, path: Path, **kwargs: Any) -> Any:
         return self.vcr.use_cassette(str(path), **kwargs)
-
-    def actions(self) -> list[dict[str, Any]]:
-        return [body["action"] for body in self.sent if "action" in body]
-
-    def types(self) -> list[str]:
-        return [
-            f"exchange:{body['action']['type']}" if "action" in body else body["type"]
-            for body in self.sent
-        ]
 
 
 @pytest.fixture
@@ -111,15 +77,9 @@ def real(hl_cassettes: Path) -> Callable[[str], Path]:
     return path
 
 
-def cassette_body(path: Path, index: int = -1) -> Any:
-    """The JSON body of one recorded response, read independently of the adapter."""
-    data = yaml.safe_load(path.read_text())
-    return json.loads(data["interactions"][index]["response"]["body"]["string"])
-
-
 @pytest.fixture
 def body() -> Callable[..., Any]:
-    return cassette_body
+    return recorded_body
 
 
 @pytest.fixture

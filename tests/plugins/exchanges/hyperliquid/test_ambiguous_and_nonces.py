@@ -7,8 +7,10 @@ reading the request — the one failure a cassette cannot replay.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import threading
+import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -18,6 +20,7 @@ import pytest
 from sparkstacker.exchange import LeverageSetting
 from sparkstacker.model import MarginMode, Order, OrderStatus, Side
 from sparkstacker_plugins.exchanges.hyperliquid.ids import cloid_for
+from sparkstacker_plugins.exchanges.hyperliquid.testing import body_kind
 
 D = Decimal
 META = {
@@ -118,10 +121,7 @@ class ScriptedVenue:
         )
 
     def kinds(self) -> list[str]:
-        return [
-            f"exchange:{b['action']['type']}" if "action" in b else str(b.get("type"))
-            for b in self.seen
-        ]
+        return [body_kind(b) for b in self.seen]
 
 
 @pytest.fixture
@@ -176,6 +176,21 @@ def test_dropped_order_found_by_cloid_is_not_sent_again(
     sent = venue.seen[0]
     assert sent["expiresAfter"] - sent["nonce"] == 10_000
     assert clock.sleeps[0] >= local.settings.order_expiry_seconds
+
+
+def test_expires_after_counts_from_the_signed_nonce_even_across_a_millisecond(
+    local: Any, venue: ScriptedVenue, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every clock reading here is a new millisecond: one reading must give nonce and expiry."""
+    from sparkstacker_plugins.exchanges.hyperliquid import client
+
+    ticks = itertools.count(int(time.time() * 1000) + 1)
+    monkeypatch.setattr(client, "_wall_ms", lambda: next(ticks))
+    venue.script.append(("exchange:order", resting(557)))
+    report = run(local.submit(order()))
+    assert report.status is OrderStatus.ACCEPTED
+    sent = venue.seen[0]
+    assert sent["expiresAfter"] - sent["nonce"] == 10_000
 
 
 @pytest.mark.parametrize("failure", [DROP, (502, {"error": "bad gateway"})])

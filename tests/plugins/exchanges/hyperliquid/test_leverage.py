@@ -47,7 +47,7 @@ def test_set_leverage_pushes_reads_back_and_returns_the_venue_value(
     [action] = replay.actions()
     assert action == {"type": "updateLeverage", "asset": 4, "isCross": False, "leverage": 3}
     # Read back: no position, so activeAssetData for the master address (not the agent's).
-    assert replay.types() == ["exchange:updateLeverage", "clearinghouseState", "activeAssetData"]
+    assert replay.kinds() == ["exchange:updateLeverage", "clearinghouseState", "activeAssetData"]
     assert replay.sent[2]["user"] == "0x" + "ab" * 20
     assert replay.sent[2]["coin"] == "ETH"
 
@@ -58,7 +58,7 @@ def test_read_back_uses_the_open_position_when_there_is_one(
     with replay(own("leverage_with_position")):
         setting = run(testnet_exchange.set_leverage("ETH-USD", D(3), MarginMode.ISOLATED))
     assert setting.leverage == D(3)
-    assert replay.types() == ["exchange:updateLeverage", "clearinghouseState"]
+    assert replay.kinds() == ["exchange:updateLeverage", "clearinghouseState"]
 
 
 def test_configured_1x_traded_25x_is_impossible(
@@ -105,7 +105,7 @@ def test_stale_verification_is_read_again_before_opening(
     # Someone changed it in the UI meanwhile: the venue now reports cross 20x.
     with replay(own("leverage_read")), pytest.raises(LeverageMismatch, match="reports 20x cross"):
         run(testnet_exchange.submit(order()))
-    assert replay.types() == ["clearinghouseState", "activeAssetData"]
+    assert replay.kinds() == ["clearinghouseState", "activeAssetData"]
 
 
 def test_reduce_only_orders_do_not_need_leverage(
@@ -157,7 +157,7 @@ def test_every_documented_update_leverage_error_surfaces_with_the_venues_words(
             assert text in str(info.value)
             assert not isinstance(info.value, LeverageMismatch)
     # No read-back after a refusal, and nothing is considered verified.
-    assert replay.types() == ["exchange:updateLeverage"] * 5
+    assert replay.kinds() == ["exchange:updateLeverage"] * 5
     assert testnet_exchange.leverage_guard.expected("ETH-USD") is None
     assert testnet_exchange.halted is None  # a leverage refusal is not a venue-wide problem
 

@@ -120,7 +120,7 @@ def test_partial_ioc_fill_is_cancelled_with_the_filled_size_never_filled(
     [action] = replay.actions()
     assert action["orders"][0]["t"] == {"limit": {"tif": "Ioc"}}
     assert D(action["orders"][0]["p"]) == bound == D("2525.2")
-    assert replay.types() == ["l2Book", "exchange:order", "userFillsByTime"]
+    assert replay.kinds() == ["l2Book", "exchange:order", "userFillsByTime"]
     # The engine's state machine accepts it: cancelled with fills, outcome "partial".
     applied = market.transition(OrderStatus.SUBMITTED)
     for fill in report.fills:
@@ -164,7 +164,7 @@ def test_fills_that_trail_the_answer_leave_the_order_open_not_done(
     assert not report.status.is_terminal
     assert report.filled_size == 0
     assert "filled 0.02 per the venue" in (report.reason or "")
-    assert replay.types().count("userFillsByTime") == 3
+    assert replay.kinds().count("userFillsByTime") == 3
     assert clock.sleeps[-2:] == [0.25, 0.5]
 
 
@@ -331,7 +331,7 @@ def test_reduce_only_close_under_10_dollars_is_allowed_only_for_the_whole_positi
         pytest.raises(OrderSizeError, match="under the minimum 10 USD"),
     ):
         run(ready.submit(partial))
-    assert replay.types() == ["clearinghouseState"]  # no order was sent
+    assert replay.kinds() == ["clearinghouseState"]  # no order was sent
 
 
 @pytest.mark.parametrize(

@@ -19,6 +19,7 @@ from sparkstacker.errors import ExchangeFormatError, RetryableExchangeError
 from sparkstacker.model import Liquidity, MarginMode, OrderStatus, OrderType, Side
 from sparkstacker_plugins.exchanges.hyperliquid import parsing
 from sparkstacker_plugins.exchanges.hyperliquid.symbols import SymbolMap
+from sparkstacker_plugins.exchanges.hyperliquid.testing import openapi_example
 
 pytestmark = pytest.mark.shared
 D = Decimal
@@ -41,24 +42,6 @@ def loaded(mainnet: Any, replay: Any, real: Callable[[str], Path]) -> Any:
         run(mainnet.markets())
     replay.sent.clear()
     return mainnet
-
-
-def openapi_example(path: Path) -> Any:
-    """The 200 example body of an OpenAPI spec file (wherever the spec put it)."""
-    spec = yaml.safe_load(path.read_text())
-    content = spec["paths"]["/info"]["post"]["responses"]["200"]["content"]["application/json"]
-
-    def find(node: Any) -> Any:
-        if isinstance(node, dict):
-            if "example" in node:
-                return node["example"]
-            for value in node.values():
-                found = find(value)
-                if found is not None:
-                    return found
-        return None
-
-    return find(content)
 
 
 # ---- meta and instruments ---------------------------------------------------------------------

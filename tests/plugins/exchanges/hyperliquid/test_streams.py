@@ -226,7 +226,7 @@ def test_stream_survives_a_drop_with_every_fill_once_and_statuses_after_fills(
     assert stream.backoff_delays == [0.5]
     assert kinds.count("connected") == 2
     assert kinds.count("disconnected") == 1
-    assert replay.types() == ["userFillsByTime", "frontendOpenOrders"] * 2
+    assert replay.kinds() == ["userFillsByTime", "frontendOpenOrders"] * 2
     resynced = [e for e in events if e.kind == "open_orders"]
     assert [len(e.data["orders"]) for e in resynced] == [0, 1]
     assert resynced[1].data["orders"][0].filled_size == D("0.005")

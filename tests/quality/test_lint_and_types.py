@@ -26,7 +26,16 @@ def _tool(name: str) -> str:
 
 def test_ruff_is_clean() -> None:
     result = subprocess.run(
-        [_tool("ruff"), "check", "framework", "plugins", "rules", "tests", "benchmarks"],
+        [
+            _tool("ruff"),
+            "check",
+            "framework",
+            "plugins",
+            "rules",
+            "tests",
+            "benchmarks",
+            "examples",
+        ],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -5,13 +5,14 @@ from __future__ import annotations
 from decimal import Decimal
 
 from pydantic import Field
-
 from sparkstacker import hookimpl
 from sparkstacker.sizing import SizeDecision, SizerParams, SizingRequest, finish_size, no_trade
 
 
 class FixedRiskParams(SizerParams):
-    risk: Decimal = Field(gt=0, description="USD lost if the stop is hit", json_schema_extra={"unit": "USD"})
+    risk: Decimal = Field(
+        gt=0, description="USD lost if the stop is hit", json_schema_extra={"unit": "USD"}
+    )
 
 
 class FixedRiskUsd:

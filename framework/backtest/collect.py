@@ -9,16 +9,23 @@ what the venue says.
 from __future__ import annotations
 
 import bisect
-from collections.abc import Iterable, Sequence
+import itertools
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-from sparkstacker.backtest.result import BacktestResult, FundingPayment, MarketSeries, RoundTrip
+from sparkstacker.backtest.fast_result import timeline
+from sparkstacker.backtest.result import (
+    BacktestResult,
+    FundingPayment,
+    LazyCurves,
+    MarketSeries,
+    RoundTrip,
+)
 from sparkstacker.errors import SparkStackerError
-from sparkstacker.model import ZERO, Fill, Order, from_millis, to_millis
-from sparkstacker.model.timeframe import timeframe_seconds
+from sparkstacker.model import ZERO, Fill, Order, Side, from_millis, to_millis
 
 if TYPE_CHECKING:
     from sparkstacker.backtest.runner import BacktestOptions, _Market
@@ -26,7 +33,7 @@ if TYPE_CHECKING:
     from sparkstacker.lang.plan import CompiledRules
 
 
-@dataclass
+@dataclass(slots=True)
 class _Open:
     direction: str
     size: Decimal
@@ -54,25 +61,13 @@ def collect_result(
 ) -> BacktestResult:
     orders = engine.orders.all_orders()
     by_id = {o.client_order_id: o for o in orders}
-    fills = list(engine.orders.fills) + list(engine.events.liquidation_fills)
-    fills.sort(key=lambda f: (f.timestamp, f.fill_id))
-    timeline, closes = _timeline(markets)
+    fills = _in_time_order(list(engine.orders.fills) + list(engine.events.liquidation_fills))
+    stamps, closes = timeline(markets)
     funding = [
         FundingPayment(timestamp=ts, venue=venue, symbol=symbol, rate=rate, payment=payment)
         for ts, venue, symbol, rate, payment in engine.events.funding
     ]
-    legs = _legs_of(fills, by_id, sims)
-    equity = _equity(timeline, closes, fills, funding, float(initial_equity))
-    equity_by_leg = {
-        leg: _equity(
-            timeline,
-            closes,
-            [f for f in fills if legs.get(f.fill_id) == leg],
-            [p for p in funding if _leg_of_venue(p.venue, sims) == leg],
-            0.0,
-        )
-        for leg in sorted(set(legs.values()) | {"main"})
-    }
+    equity = equity_curve(stamps, closes, *_flows(fills, funding), float(initial_equity))
     venue_equity = sum((s.account_state().equity for s in sims.values()), ZERO)
     if len(equity) and abs(float(venue_equity) - float(equity[-1])) > 1e-6 * max(
         1.0, abs(float(venue_equity))
@@ -81,35 +76,25 @@ def collect_result(
             f"equity curve ends at {equity[-1]:.6f} but the simulated accounts hold "
             f"{venue_equity}; the run's accounting is inconsistent"
         )
-    trades = _round_trips(fills, by_id, sims, timeline, funding)
-    series = [
-        MarketSeries(
-            venue=m.data_venue,
-            symbol=m.symbol,
-            timeframe=m.timeframe,
-            timestamp=m.frame.timestamp,
-            open=m.frame.open,
-            high=m.frame.high,
-            low=m.frame.low,
-            close=m.frame.close,
-            synthetic=bool(getattr(m.origin, "synthetic", False)),
-            origin=m.origin.describe() if m.origin is not None else "frame supplied by caller",
-        )
-        for m in markets
-    ]
+    trades = _round_trips(fills, by_id, sims, stamps, funding)
     return BacktestResult(
         run_id=run_id,
         rule_files=tuple(compiled.files),
         strategies=tuple(p.name for p in compiled.strategies),
         initial_equity=initial_equity,
-        timestamp=timeline,
+        timestamp=stamps,
         equity=equity,
-        equity_by_leg=equity_by_leg,
+        equity_by_leg=LazyCurves(
+            {
+                leg: _leg_curve(stamps, closes, fills, funding, by_id, sims, leg)
+                for leg in sorted({_fill_leg(f, by_id, sims) for f in fills} | {"main"})
+            }
+        ),
         trades=trades,
         fills=fills,
         orders=orders,
         funding=funding,
-        markets=series,
+        markets=[market_series(m) for m in markets],
         liquidations=engine.events.liquidations,
         risk_events=list(engine.events.risk_events),
         governor_actions=[
@@ -130,19 +115,59 @@ def collect_result(
     )
 
 
-def _timeline(
-    markets: Sequence[_Market],
-) -> tuple[np.ndarray, dict[str, tuple[np.ndarray, np.ndarray]]]:
-    """Bar close times of every market merged; each market's closes keyed by symbol."""
-    closes: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-    stamps = []
-    for market in markets:
-        step = timeframe_seconds(market.timeframe) * 1000
-        close_times = market.frame.timestamp.astype(np.int64) + step
-        closes[market.symbol] = (close_times, market.frame.close.astype(np.float64))
-        stamps.append(close_times)
-    timeline = np.unique(np.concatenate(stamps)) if stamps else np.array([], dtype=np.int64)
-    return timeline, closes
+def market_series(market: Any) -> MarketSeries:
+    """One market's bars as the result shows them (its prices on the run's timeline)."""
+    origin = market.origin
+    frame = market.frame
+    return MarketSeries(
+        venue=market.data_venue,
+        symbol=market.symbol,
+        timeframe=market.timeframe,
+        timestamp=frame.timestamp,
+        open=frame.open,
+        high=frame.high,
+        low=frame.low,
+        close=frame.close,
+        synthetic=bool(getattr(origin, "synthetic", False)),
+        origin=origin.describe() if origin is not None else "frame supplied by caller",
+    )
+
+
+def _in_time_order(fills: list[Fill]) -> list[Fill]:
+    """Fills by (timestamp, fill id). The engine applies them in time order, so the sort (and
+    its key tuples) is needed only when two fills share a millisecond or a liquidation fill
+    joins them."""
+    previous = None
+    for fill in fills:
+        at = fill.timestamp
+        if previous is not None and at <= previous:
+            fills.sort(key=lambda f: (f.timestamp, f.fill_id))
+            break
+        previous = at
+    return fills
+
+
+def _leg_curve(
+    stamps: np.ndarray,
+    closes: dict[str, tuple[np.ndarray, np.ndarray]],
+    fills: Sequence[Fill],
+    funding: Sequence[FundingPayment],
+    by_id: dict[str, Order],
+    sims: dict[str, Any],
+    leg: str,
+) -> Callable[[], np.ndarray]:
+    """The builder of one leg's equity contribution (from 0), run when first read."""
+
+    def build() -> np.ndarray:
+        return _equity(
+            stamps,
+            closes,
+            [f for f in fills if _fill_leg(f, by_id, sims) == leg],
+            [p for p in funding if _leg_of_venue(p.venue, sims) == leg],
+            0.0,
+        )
+
+    return build
 
 
 def _equity(
@@ -153,26 +178,30 @@ def _equity(
     start: float,
 ) -> np.ndarray:
     """Cash flows and positions bucketed to the first bar close at or after they happened."""
-    rows = [
-        (to_millis(f.timestamp), f.symbol, float(f.signed_size), float(f.price), float(f.fee))
-        for f in fills
-    ]
-    payments = [(to_millis(p.timestamp), float(p.payment)) for p in funding]
+    return equity_curve(timeline, closes, *_flows(fills, funding), start)
+
+
+def _flows(
+    fills: Iterable[Fill], funding: Iterable[FundingPayment]
+) -> tuple[FlowArrays, np.ndarray, np.ndarray]:
+    """Fills as :class:`FlowArrays`, and funding as (epoch ms, payment) arrays."""
+    fills = fills if isinstance(fills, list) else list(fills)
+    funding = funding if isinstance(funding, list) else list(funding)
+    n = len(fills)
     codes: dict[str, int] = {}
-    return equity_curve(
-        timeline,
-        closes,
+    return (
         FlowArrays(
-            stamps=np.array([r[0] for r in rows], dtype=np.int64),
-            market=np.array([codes.setdefault(r[1], len(codes)) for r in rows], dtype=np.int64),
+            stamps=np.fromiter((to_millis(f.timestamp) for f in fills), np.int64, n),
+            market=np.fromiter(
+                (codes.setdefault(f.symbol, len(codes)) for f in fills), np.int64, n
+            ),
             symbols=tuple(codes),
-            signed=np.array([r[2] for r in rows], dtype=np.float64),
-            price=np.array([r[3] for r in rows], dtype=np.float64),
-            fee=np.array([r[4] for r in rows], dtype=np.float64),
+            signed=np.fromiter((float(f.signed_size) for f in fills), np.float64, n),
+            price=np.fromiter((float(f.price) for f in fills), np.float64, n),
+            fee=np.fromiter((float(f.fee) for f in fills), np.float64, n),
         ),
-        np.array([p[0] for p in payments], dtype=np.int64),
-        np.array([p[1] for p in payments], dtype=np.float64),
-        start,
+        np.fromiter((to_millis(p.timestamp) for p in funding), np.int64, len(funding)),
+        np.fromiter((float(p.payment) for p in funding), np.float64, len(funding)),
     )
 
 
@@ -237,16 +266,12 @@ def _leg_of_venue(venue: str, sims: dict[str, Any]) -> str:
     return "hedge" if "." in venue else "main"
 
 
-def _legs_of(
-    fills: Sequence[Fill], by_id: dict[str, Order], sims: dict[str, Any]
-) -> dict[str, str]:
-    legs = {}
-    for fill in fills:
-        order = by_id.get(fill.client_order_id or "")
-        legs[fill.fill_id] = (
-            order.leg if order is not None and order.leg else None
-        ) or _leg_of_venue(fill.venue, sims)
-    return legs
+def _fill_leg(fill: Fill, by_id: dict[str, Order], sims: dict[str, Any]) -> str:
+    """The leg a fill belongs to: its order's, else the venue's."""
+    order = by_id.get(fill.client_order_id or "")
+    return (order.leg if order is not None and order.leg else None) or _leg_of_venue(
+        fill.venue, sims
+    )
 
 
 def _round_trips(
@@ -261,58 +286,72 @@ def _round_trips(
     trips: list[RoundTrip] = []
     open_: dict[tuple[str, str, str, str], _Open] = {}
     sizes: dict[tuple[str, str, str, str], Decimal] = {}
-    for fill in fills:
+    # each fill's bar: the first timeline point at or after it, all in one search
+    stamps = np.fromiter((to_millis(f.timestamp) for f in fills), np.int64, len(fills))
+    bars = np.searchsorted(timeline, stamps).astype(np.int64).data  # yields Python ints
+    del stamps
+    buy = Side.BUY
+    for fill, bar in zip(fills, bars, strict=True):
         order = by_id.get(fill.client_order_id or "")
-        strategy = (order.strategy if order is not None else None) or "<liquidation>"
-        if order is None and fill.is_liquidation:
-            owners = [
-                k for k, v in sizes.items() if v != 0 and k[2] == fill.venue and k[3] == fill.symbol
-            ]
-            strategy = owners[0][0] if owners else strategy
-        leg = (order.leg if order is not None else None) or _leg_of_venue(fill.venue, sims)
-        key = (strategy, leg, fill.venue, fill.symbol)
+        if order is None:
+            strategy = "<liquidation>"
+            if fill.is_liquidation:
+                owners = [
+                    k
+                    for k, v in sizes.items()
+                    if v != 0 and k[2] == fill.venue and k[3] == fill.symbol
+                ]
+                strategy = owners[0][0] if owners else strategy
+            key = (strategy, _leg_of_venue(fill.venue, sims), fill.venue, fill.symbol)
+        else:
+            key = (
+                order.strategy or "<liquidation>",
+                order.leg or _leg_of_venue(fill.venue, sims),
+                fill.venue,
+                fill.symbol,
+            )
         size = sizes.get(key, ZERO)
-        quantity = fill.signed_size
-        remaining = quantity
+        price = fill.price
+        remaining = +fill.size if fill.side is buy else -fill.size  # fill.signed_size
         fee_per_unit = fill.fee / fill.size
-        bar = int(np.searchsorted(timeline, to_millis(fill.timestamp)))
         while remaining != 0:
             current = open_.get(key)
             if current is None or size == 0:
-                take = remaining
+                take = abs(remaining)
                 open_[key] = _Open(
-                    direction="long" if take > 0 else "short",
-                    size=abs(take),
-                    peak=abs(take),
+                    direction="long" if remaining > 0 else "short",
+                    size=take,
+                    peak=take,
                     entry_time=fill.timestamp,
-                    entry_value=abs(take) * fill.price,
-                    entry_qty=abs(take),
-                    fees=abs(take) * fee_per_unit,
+                    entry_value=take * price,
+                    entry_qty=take,
+                    fees=take * fee_per_unit,
                     pnl=ZERO,
                     funding=ZERO,
                     entry_bar=bar,
                 )
-                size += take
+                size += remaining
                 remaining = ZERO
                 continue
-            same = (size > 0) == (remaining > 0)
-            if same:
-                current.size += abs(remaining)
+            if (size > 0) == (remaining > 0):
+                take = abs(remaining)
+                current.size += take
                 current.peak = max(current.peak, current.size)
-                current.entry_value += abs(remaining) * fill.price
-                current.entry_qty += abs(remaining)
-                current.fees += abs(remaining) * fee_per_unit
+                current.entry_value += take * price
+                current.entry_qty += take
+                current.fees += take * fee_per_unit
                 size += remaining
                 remaining = ZERO
                 continue
             closing = min(abs(remaining), abs(size))
             entry_price = current.entry_value / current.entry_qty
             sign = 1 if size > 0 else -1
-            current.pnl += closing * (fill.price - entry_price) * sign
+            current.pnl += closing * (price - entry_price) * sign
             current.fees += closing * fee_per_unit
             current.size -= closing
-            size += closing * (1 if remaining > 0 else -1)
-            remaining -= closing * (1 if remaining > 0 else -1)
+            step = closing if remaining > 0 else -closing
+            size += step
+            remaining -= step
             if size == 0:
                 trips.append(_trip(key, current, fill, bar, order, index))
                 del open_[key]
@@ -337,7 +376,9 @@ def _round_trips(
                 bars_held=len(timeline) - 1 - current.entry_bar,
             )
         )
-    trips.sort(key=lambda t: (t.entry_time, t.strategy, t.leg))
+    if any(a.entry_time >= b.entry_time for a, b in itertools.pairwise(trips)):
+        # not already in entry order (several legs, or entries in one millisecond)
+        trips.sort(key=lambda t: (t.entry_time, t.strategy, t.leg))
     return trips
 
 

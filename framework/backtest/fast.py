@@ -38,7 +38,7 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
-from sparkstacker.backtest.collect import _assumptions, _equity, _round_trips
+from sparkstacker.backtest.collect import _assumptions, _equity, _round_trips, market_series
 from sparkstacker.backtest.fast_equity import equity_path
 from sparkstacker.backtest.fast_kernel import KernelStop, LaneRun, kernel_refusal, run_kernels
 from sparkstacker.backtest.fast_lane import Lane, build_lane
@@ -51,7 +51,6 @@ from sparkstacker.backtest.result import (
     FundingPayment,
     LazyCurves,
     LazyRecords,
-    MarketSeries,
     RoundTrip,
 )
 from sparkstacker.backtest.runner import BacktestOptions, BacktestRunner
@@ -206,7 +205,7 @@ def _result(
     funding = loop.funding
     equity = _equity(stamps, closes, fills, funding, float(initial))
     # Every fill and payment of the fast path is the main leg's (no hedges).
-    equity_by_leg = {"main": _equity(stamps, closes, fills, funding, 0.0)}
+    equity_by_leg = LazyCurves({"main": lambda: _equity(stamps, closes, fills, funding, 0.0)})
     venue_equity = loop.venue_equity(lambda lane: Decimal(repr(float(lane.close[-1]))))
     _check_final(equity, float(venue_equity))
     trades = _round_trips(fills, by_id, sims, stamps, funding)
@@ -292,27 +291,11 @@ def _assemble(
         fills=fills,
         orders=orders,
         funding=funding,
-        markets=[_series(m) for m in markets],
+        markets=[market_series(m) for m in markets],
         liquidations=0,
         risk_events=[],
         assumptions=assumptions,
         engine="fast",
         bars=sum(len(m.frame) for m in markets),
         elapsed_seconds=time.perf_counter() - started,
-    )
-
-
-def _series(market: Any) -> MarketSeries:
-    origin = market.origin
-    return MarketSeries(
-        venue=market.data_venue,
-        symbol=market.symbol,
-        timeframe=market.timeframe,
-        timestamp=market.frame.timestamp,
-        open=market.frame.open,
-        high=market.frame.high,
-        low=market.frame.low,
-        close=market.frame.close,
-        synthetic=bool(getattr(origin, "synthetic", False)),
-        origin=origin.describe() if origin is not None else "frame supplied by caller",
     )

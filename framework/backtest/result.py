@@ -106,7 +106,7 @@ class LazyCurves(Mapping[str, np.ndarray]):
         return f"LazyCurves({list(self._build)})"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class RoundTrip:
     """One closed (or still open at the end) position of one strategy leg."""
 
@@ -136,7 +136,7 @@ class RoundTrip:
         return self.exit_time is None
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class FundingPayment:
     timestamp: datetime
     venue: str

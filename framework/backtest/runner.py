@@ -83,7 +83,8 @@ class _Market:
     frame: BarFrame
     origin: Any
     venues: list[str] = field(default_factory=list)  # simulated venue instances trading it
-    slots: list[tuple[StrategySlot, np.ndarray, BarFrame]] = field(default_factory=list)
+    # per strategy: its slot, base bar → its bar (None: its bars are the base bars), its frame
+    slots: list[tuple[StrategySlot, np.ndarray | None, BarFrame]] = field(default_factory=list)
 
 
 def run_backtest(
@@ -190,9 +191,9 @@ class BacktestRunner:
             hedge_venue = hedge_instance(plan) if plan.hedge is not None else None
             slot = engine.add_strategy(plan, runtime, hedge_venue=hedge_venue)
             market = self.markets[(data_venue(plan.venue), plan.symbol)]
+            align: np.ndarray | None = None  # the market's own bars (no million-entry map)
             if plan.timeframe == market.timeframe:
                 frame = market.frame
-                align = np.arange(len(frame), dtype=np.int64)
             else:
                 frame, _ = self._load(market.data_venue, plan.symbol, plan.timeframe)
                 align = close_alignment(market.frame, market.timeframe, frame, plan.timeframe)
@@ -349,7 +350,7 @@ class BacktestRunner:
             if needs_clock:
                 await on_clock()
             for slot, align, active, monitor, sframe in plans:
-                j = align[i]
+                j = i if align is None else align[i]
                 if j < 0:
                     continue
                 if active is not None and not active[j] and not (monitor and slot.leg.size):
@@ -407,7 +408,7 @@ class BacktestRunner:
             if engine.governor is not None or engine.hedges.groups:
                 await engine.on_clock()
             for slot, align, active, monitor, sframe in plans[k]:
-                j = align[i]
+                j = i if align is None else align[i]
                 if j < 0:
                     continue
                 if active is not None and not active[j] and not (monitor and slot.leg.size):
@@ -480,12 +481,14 @@ class _QuietRuns:
         watched = []  # positions the monitor checks bar by bar: no runs while one is held
         passive = []  # visited while in a position, but the monitor has nothing to do there
         for slot, align, sframe in market.slots:
-            aligned = align >= 0
             active_fn = getattr(slot.runtime, "active_bars", None)
             active = active_fn() if active_fn is not None else None
-            if active is None:
-                visit |= aligned  # acts on any of its bars
+            if align is None:  # the market's own bars
+                visit |= True if active is None else np.asarray(active, dtype=bool)
+            elif active is None:
+                visit |= align >= 0  # acts on any of its bars
             else:
+                aligned = align >= 0
                 visit[aligned] |= np.asarray(active, dtype=bool)[align[aligned]]
             if not _monitored(slot):
                 continue
@@ -575,9 +578,10 @@ def close_alignment(base: BarFrame, base_tf: str, frame: BarFrame, timeframe: st
 
 def _slot_plans(
     market: _Market,
-) -> list[tuple[StrategySlot, memoryview, memoryview | None, bool, BarFrame]]:
-    """Per strategy on this market: the base-bar → strategy-bar map and the bars it can act on,
-    as memoryviews (they index as Python ints/bools; numpy scalars cost more than the work)."""
+) -> list[tuple[StrategySlot, memoryview | None, memoryview | None, bool, BarFrame]]:
+    """Per strategy on this market: the base-bar → strategy-bar map (None: the same bars) and
+    the bars it can act on, as memoryviews (they index as Python ints/bools; numpy scalars
+    cost more than the work)."""
     plans = []
     for slot, align, frame in market.slots:
         active_fn = getattr(slot.runtime, "active_bars", None)
@@ -586,7 +590,7 @@ def _slot_plans(
         plans.append(
             (
                 slot,
-                _view(align, np.int64),
+                _view(align, np.int64) if align is not None else None,
                 _view(active, np.bool_) if active is not None else None,
                 monitor,
                 frame,

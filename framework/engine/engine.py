@@ -480,30 +480,10 @@ class Engine:
         fill = event.data.get("fill")
         if isinstance(fill, Fill):
             self.events.liquidation_fills.append(fill)
-            net = self.book.net(event.venue, symbol)
-            for leg in self.book.legs():
-                if leg.venue == event.venue and leg.symbol == symbol and leg.size != 0:
-                    share = abs(leg.size / net) if net else Decimal(1)
-                    order = Order(
-                        client_order_id=f"liquidation-{fill.fill_id}-{leg.strategy}-{leg.role}",
-                        venue=leg.venue,
-                        symbol=leg.symbol,
-                        side=fill.side,
-                        size=abs(leg.size),
-                        price=fill.price,
-                        strategy=leg.strategy,
-                        leg=leg.role,
-                    )
-                    leg_fill = fill.model_copy(
-                        update={
-                            "size": abs(leg.size),
-                            "fee": fill.fee * share,
-                            "client_order_id": order.client_order_id,
-                        }
-                    )
-                    self.book.apply_fill(leg_fill, order, now_ms=self.clock.now_ms())
-                    if leg.strategy:
-                        self._dirty.add(leg.strategy)
+            now_ms = self.clock.now_ms()
+            for leg in self.book.apply_liquidation(fill, event.venue, symbol, now_ms=now_ms):
+                if leg.strategy:
+                    self._dirty.add(leg.strategy)
         for slot in self.slots:
             if slot.venue == event.venue and slot.symbol == symbol:
                 slot.protective.clear()

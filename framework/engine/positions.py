@@ -90,6 +90,37 @@ class PositionBook:
         self._net[net_key] = self._net.get(net_key, ZERO) + signed
         return realized
 
+    def apply_liquidation(self, fill: Fill, venue: str, symbol: str, *, now_ms: int) -> list[Leg]:
+        """Split a liquidation of the account's whole position in ``symbol`` over the strategy
+        legs open there: each closes in full at the fill's price, with its share of the fee.
+        Returns the legs it closed."""
+        net = self.net(venue, symbol)
+        closed = []
+        for leg in self.legs():
+            if leg.venue != venue or leg.symbol != symbol or leg.size == 0:
+                continue
+            share = abs(leg.size / net) if net else Decimal(1)
+            order = Order(
+                client_order_id=f"liquidation-{fill.fill_id}-{leg.strategy}-{leg.role}",
+                venue=leg.venue,
+                symbol=leg.symbol,
+                side=fill.side,
+                size=abs(leg.size),
+                price=fill.price,
+                strategy=leg.strategy,
+                leg=leg.role,
+            )
+            part = fill.model_copy(
+                update={
+                    "size": abs(leg.size),
+                    "fee": fill.fee * share,
+                    "client_order_id": order.client_order_id,
+                }
+            )
+            self.apply_fill(part, order, now_ms=now_ms)
+            closed.append(leg)
+        return closed
+
     def apply_funding(self, venue: str, symbol: str, payment_per_unit_size: Decimal) -> None:
         """Attribute a funding payment (per unit of signed size) to each open leg."""
         for leg in self._legs.values():

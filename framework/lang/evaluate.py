@@ -223,6 +223,23 @@ class PreparedRules:
             return self.length
         return len(self.higher[domain])
 
+    def release_intermediates(self) -> None:
+        """Free the series no decision, ``arrays()`` or ``entries``/``exits`` reads (the inner
+        steps of a condition, e.g. the shifted copies and comparisons inside ``crosses``).
+
+        For runs that only decide (backtests): ``value_at`` then answers for those nodes only,
+        so ``explain`` over an inner step needs a fresh ``plan.prepare``."""
+        program = self.program
+        dag = program.dag
+        keep = {*program.roots, *program.named.values()}
+        for node in dag.nodes:
+            if node.stateful:
+                keep.update(a for a in node.args if not dag[a].stateful)
+        for node_id in list(self.values):
+            if node_id not in keep and dag[node_id].op != "const":
+                del self.values[node_id]
+        self._direct = None
+
     # -- reading --------------------------------------------------------------------------
     def value_at(self, node_id: int, index: int, state: StrategyState) -> float:
         """One node's value at bar ``index`` as seen from the strategy's bars."""

@@ -98,25 +98,7 @@ def _apply_funding(
 
 def apply_liquidation(engine: Engine, fill: Fill) -> None:
     """Split a liquidation fill over the legs open on its market (as the engine does live)."""
-    net = engine.book.net(fill.venue, fill.symbol)
-    for leg in engine.book.legs():
-        if leg.venue != fill.venue or leg.symbol != fill.symbol or leg.size == 0:
-            continue
-        share = abs(leg.size / net) if net else Decimal(1)
-        order = Order(
-            client_order_id=f"liquidation-{fill.fill_id}-{leg.strategy}-{leg.role}",
-            venue=leg.venue,
-            symbol=leg.symbol,
-            side=fill.side,
-            size=abs(leg.size),
-            price=fill.price,
-            strategy=leg.strategy,
-            leg=leg.role,
-        )
-        part = fill.model_copy(
-            update={"size": abs(leg.size), "fee": fill.fee * share, "client_order_id": None}
-        )
-        engine.book.apply_fill(part, order, now_ms=to_millis(fill.timestamp))
+    engine.book.apply_liquidation(fill, fill.venue, fill.symbol, now_ms=to_millis(fill.timestamp))
 
 
 def _tf_ms(timeframe: str) -> int:

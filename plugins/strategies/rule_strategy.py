@@ -44,11 +44,14 @@ class RuleRuntime:
 
     def attach_frame(self, frame: BarFrame) -> None:
         """Backtests: evaluate every state-free series once over the whole frame."""
-        self.prepared = self.plan.prepare(frame)
-        if self.prepared.state_free:
-            el, es = self.prepared.entries()
-            xl, xs = self.prepared.exits()
+        self.prepared = prepared = self.plan.prepare(frame)
+        if prepared.state_free:
+            el, es = prepared.entries()
+            xl, xs = prepared.exits()
             self._active = np.asarray(el | es | xl | xs, dtype=bool)
+        release = getattr(prepared, "release_intermediates", None)
+        if release is not None:
+            release()  # a backtest only decides: the inner steps of its conditions can go
 
     def warm_up(self, bars: Iterable[Mapping[str, float]]) -> int:
         """Paper and live runs: feed history bars before the first traded one.

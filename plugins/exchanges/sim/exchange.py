@@ -175,18 +175,7 @@ class SimExchange:
     ) -> list[VenueEvent]:
         """One bar opening at ``ts_ms``. Returns the events it caused (a shared empty list when
         none: do not mutate the result)."""
-        m = self._markets.get(symbol)
-        if m is None:
-            m = self._market(symbol)  # raises: unknown market
-        gap = ts_ms - m.ts
-        if gap < m.tf:
-            if gap <= 0:
-                raise DataError(
-                    f"{symbol}: bar at {ts_ms} is not after the previous bar at {m.ts}; "
-                    "bars must arrive in time order, once each"
-                )
-            m.tf = gap
-        m.ts = ts_ms
+        m = self._next_bar(symbol, ts_ms)
         m.open = open
         m.high = high
         m.low = low
@@ -224,18 +213,7 @@ class SimExchange:
         hedge leg sent as soon as its main leg filled) meets the open price, as it would live,
         and then takes part in the rest of the bar. ``on_bar`` is both halves in one call.
         """
-        m = self._markets.get(symbol)
-        if m is None:
-            m = self._market(symbol)
-        gap = ts_ms - m.ts
-        if gap < m.tf:
-            if gap <= 0:
-                raise DataError(
-                    f"{symbol}: bar at {ts_ms} is not after the previous bar at {m.ts}; "
-                    "bars must arrive in time order, once each"
-                )
-            m.tf = gap
-        m.ts = ts_ms
+        m = self._next_bar(symbol, ts_ms)
         m.open, m.high, m.low, m.close, m.volume = open, high, low, close, volume
         m.at_open = True
         m.open_rate = funding_rate
@@ -254,6 +232,24 @@ class SimExchange:
             return _EMPTY
         m.quiet_open = False
         return self._finish(symbol, self._matcher.open_phase(m, funding_rate))
+
+    def _next_bar(self, symbol: str, ts_ms: int) -> MarketState:
+        """The market a bar opening at ``ts_ms`` belongs to, its time moved there (the bar
+        length shrinks to the smallest gap seen). Raises for an unknown market or a bar that
+        is not after the previous one."""
+        m = self._markets.get(symbol)
+        if m is None:
+            m = self._market(symbol)  # raises: unknown market
+        gap = ts_ms - m.ts
+        if gap < m.tf:
+            if gap <= 0:
+                raise DataError(
+                    f"{symbol}: bar at {ts_ms} is not after the previous bar at {m.ts}; "
+                    "bars must arrive in time order, once each"
+                )
+            m.tf = gap
+        m.ts = ts_ms
+        return m
 
     def on_bar_quiet(
         self,

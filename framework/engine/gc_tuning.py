@@ -26,6 +26,10 @@ def batch_gc(young: int = YOUNG_THRESHOLD) -> Iterator[None]:
     threshold = gc.get_threshold()
     freeze = gc.get_freeze_count() == 0 and gc.isenabled()
     if freeze:
+        # Collect first: freezing keeps whatever is in the heap for the whole run, and an
+        # earlier run's uncollected cycles (a loop of backtests in one process) would be
+        # carried as dead weight (measured: a second 1M-bar run peaked 718 MB instead of ~500).
+        gc.collect()
         gc.freeze()
     gc.set_threshold(max(young, threshold[0]), *threshold[1:])
     try:

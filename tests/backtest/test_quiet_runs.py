@@ -5,6 +5,7 @@ equity as feeding every bar through ``on_bar_open`` / ``on_bar_close``."""
 from __future__ import annotations
 
 import gc
+import weakref
 from decimal import Decimal
 from typing import Any
 
@@ -136,3 +137,21 @@ def test_batch_gc_restores_the_collector() -> None:
         assert gc.get_threshold()[0] == max(50_000, before[0])
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == frozen
+
+
+def test_batch_gc_does_not_freeze_an_earlier_runs_garbage() -> None:
+    """A loop of backtests in one process: cycles left by the previous run must not be frozen
+    (kept alive) for the whole next run."""
+
+    class Node:
+        other: object = None
+
+    dead = Node()
+    dead.other = Node()
+    dead.other.other = dead  # a cycle: only the cyclic collector frees it
+    alive = weakref.ref(dead)
+    del dead
+    if gc.get_freeze_count() or not gc.isenabled():
+        pytest.skip("the process already froze objects or disabled gc; batch_gc leaves it")
+    with batch_gc():
+        assert alive() is None, "the earlier cycle was frozen into the run"

@@ -245,9 +245,9 @@ def main() -> None:
             "strategy: the bar's open fills the previous bar's order (the fill and its order "
             "event are journaled, orders.log written, metrics updated, the paper venue's log "
             "fsynced before it answers), then the strategy decides and the new order's intent "
-            "and its `submitted` step are journaled before `submit` is called — four journal "
-            "commits and one no-op journal transaction (the engine's `intent` event, which the "
-            "journal skips) per event. The engine itself stays well under the target; with the "
+            "is committed before `submit` is called (its `submitted` step is journaled right "
+            "after the call, outside the window). The engine itself stays well under the "
+            "target; with the "
             "write-ahead journal the time is the journal's per-commit cost (≈0.7 ms of "
             "SQLAlchemy + SQLite work each even in memory, plus the fsync on disk)."
         )

@@ -51,3 +51,14 @@ def test_results_section_is_replaced_not_duplicated(
     assert "first" not in text
     assert text.count(bench_latency.BEGIN) == 1
     assert bench_latency.percentile([3.0, 1.0, 2.0], 50) == 2.0
+
+
+def test_the_commit_floor_commits_one_durable_row_per_order(tmp_path: Path) -> None:
+    import sqlite3
+
+    samples = bench_latency.commit_floor_samples(12, tmp_path / "floor.db")
+    assert len(samples) == 12
+    assert all(s > 0 for s in samples)
+    with sqlite3.connect(tmp_path / "floor.db") as connection:
+        assert connection.execute("SELECT COUNT(*) FROM intents").fetchone() == (12,)
+        assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)

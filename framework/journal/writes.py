@@ -41,6 +41,7 @@ from sparkstacker.model import (
     utcnow,
 )
 from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 RUNS, RULE_FILES, STRATEGIES = TABLES["runs"], TABLES["run_rule_files"], TABLES["strategies"]
 ORDERS, INTENTS, EVENTS = TABLES["orders"], TABLES["order_intents"], TABLES["order_events"]
@@ -173,18 +174,32 @@ class JournalWrites(JournalCore):
                 f"intent for order {order.client_order_id} must be new, not {order.status}"
             )
         what = f"journal the intent of order {order.client_order_id}"
+        try:
+            self._insert_intent(run_id, order, strategy, reason, what)
+        except JournalError as exc:
+            # The (scope, client order id) unique key refuses a reused id inside the one
+            # transaction, so the request path pays no look-up first; name the owner here.
+            if not isinstance(exc.__cause__, IntegrityError):
+                raise
+            with self._write(what) as conn:
+                scope = self._scope(conn, run_id)
+                existing = conn.execute(
+                    ORDER_OWNER, {"p_scope": scope, "p_cloid": order.client_order_id}
+                ).scalar_one_or_none()
+            if existing is None:
+                raise
+            raise JournalError(
+                f"client order id {order.client_order_id} was already journaled "
+                f"(run {existing}); a client order id must never be reused"
+            ) from None
+
+    def _insert_intent(
+        self, run_id: str, order: Order, strategy: str, reason: str | None, what: str
+    ) -> None:
         now = utcnow()
         strategy_id: int | None = None
         with self._write(what) as conn:
             scope = self._scope(conn, run_id)
-            existing = conn.execute(
-                ORDER_OWNER, {"p_scope": scope, "p_cloid": order.client_order_id}
-            ).scalar_one_or_none()
-            if existing is not None:
-                raise JournalError(
-                    f"client order id {order.client_order_id} was already journaled "
-                    f"(run {existing}); a client order id must never be reused"
-                )
             if strategy:
                 strategy_id = self._strategy_id(conn, run_id, strategy)
             snapshot = order_snapshot(order)

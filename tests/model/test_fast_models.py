@@ -3,6 +3,8 @@ value through that validation would refuse."""
 
 from __future__ import annotations
 
+import pickle
+import sys
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
@@ -178,3 +180,28 @@ def test_sizing_models_fast_and_fallback() -> None:
 def test_from_millis_memo_never_returns_a_stale_instant(stamps: list[int]) -> None:
     for ms in stamps + stamps[::-1]:
         assert from_millis(ms) == datetime(1970, 1, 1, tzinfo=UTC) + timedelta(milliseconds=ms)
+
+
+# Trusted-path models keep their values in key-sharing dicts: smaller, and indistinguishable
+# from validated models.
+def test_trusted_orders_and_their_copies_are_smaller_and_equal() -> None:
+    fast = trusted_order(order_values())
+    validated = Order(**order_values())  # type: ignore[arg-type]
+    moved = replace(fast, {"status": OrderStatus.SUBMITTED})
+    assert sys.getsizeof(fast.__dict__) < sys.getsizeof(validated.__dict__) / 2
+    assert sys.getsizeof(moved.__dict__) == sys.getsizeof(fast.__dict__)
+    assert fast == validated
+    assert list(fast.__dict__.items()) == list(validated.__dict__.items())
+    assert (
+        moved.model_dump()
+        == validated.model_copy(update={"status": OrderStatus.SUBMITTED}).model_dump()
+    )
+    assert pickle.loads(pickle.dumps(moved)) == moved
+
+
+def test_a_copy_never_changes_the_template_or_its_siblings() -> None:
+    first = trusted_order(order_values())
+    second = replace(first, {"fees": Decimal("0.5")})
+    assert first.fees == 0
+    assert second.fees == Decimal("0.5")
+    assert trusted_order(order_values()).fees == 0

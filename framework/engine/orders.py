@@ -4,13 +4,19 @@ It is the only place that changes an order's state. Each venue answer (an ``Orde
 applied through the order state machine; fills update positions and reach plugins. An intent is
 journaled before the request leaves the engine, with its client order id, so a crash or a retry
 never doubles an order: after an ambiguous failure the venue is asked about that id first.
+
+Inside :meth:`OrderManager.deferring` (the runtime wraps each market-data event in it) the
+journal appends other than the intent and the ``on_order_event`` / ``on_fill`` hooks are
+queued and run, in their original order, when the block ends — after the requests left.
+Positions, accounting and every other listener still see each change at once.
 """
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -142,6 +148,12 @@ class OrderManager:
         self._emit_events = journal is not None or bool(hooks.on_order_event.get_hookimpls())
         self._emit_fills = bool(hooks.on_fill.get_hookimpls())
         self._has_submit_wrappers = len(hooks.submit_order.get_hookimpls()) > 1
+        # Journal appends and lifecycle hooks waiting for the end of a market-data event
+        # (None: not deferring, everything runs at once).
+        self._deferred: list[tuple[Callable[..., Any], tuple[Any, ...]]] | None = None
+        # Orders adopted by recovery: their earlier fills are in the journal, not in
+        # ``_Tracked.seen_fills``, so the journal must judge their fills before they apply.
+        self._adopted: set[str] = set()
 
     # ---- wiring -------------------------------------------------------------------------------
 
@@ -190,10 +202,56 @@ class OrderManager:
     def adopt(self, order: Order) -> None:
         """Track an order found on the venue or in the journal (recovery)."""
         self._orders[order.client_order_id] = _Tracked(order)
+        self._adopted.add(order.client_order_id)
         if order.is_open:
             self._open[order.client_order_id] = order
         else:  # adopted as finished (recovery): never leave an older open copy behind
             self._open.pop(order.client_order_id, None)
+
+    # ---- deferral -----------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def deferring(self) -> Iterator[None]:
+        """Queue journal appends (all but the intent) and lifecycle hooks until the block ends.
+
+        Then they run in their original order; a journal error among them is raised from here,
+        the rest of the queue dropped (what a crash at that point would leave: reconciliation
+        recovers it from the venue). Not re-entrant: an inner block just joins the outer one.
+        """
+        if self._deferred is not None:
+            yield
+            return
+        self._deferred = []
+        try:
+            yield
+        finally:
+            queue, self._deferred = self._deferred, None
+            self._drain(queue)
+
+    @property
+    def is_deferring(self) -> bool:
+        return self._deferred is not None
+
+    def queued(self) -> list[OrderEvent]:
+        """The order events waiting for the end of the current deferral block (oldest first)."""
+        return [args[0] for _, args in self._deferred or () if isinstance(args[0], OrderEvent)]
+
+    def _later(self, work: Callable[..., Any], *args: Any) -> None:
+        if self._deferred is None:
+            work(*args)
+        else:
+            self._deferred.append((work, args))
+
+    def _flush_now(self) -> None:
+        """Run what is queued so far and keep deferring (a write that needs an answer now)."""
+        if self._deferred:
+            queue, self._deferred = self._deferred, []
+            self._drain(queue)
+
+    @staticmethod
+    def _drain(queue: list[tuple[Callable[..., Any], tuple[Any, ...]]]) -> None:
+        for work, args in queue:
+            work(*args)
 
     # ---- submission ---------------------------------------------------------------------------
 
@@ -366,10 +424,15 @@ class OrderManager:
         if tracked.seen(fill.fill_id):
             self.stats.duplicate_fills += 1
             return tracked.order
-        if self.journal is not None and not self.journal.record_fill(self.run_id, fill):
-            tracked.add(fill.fill_id)
-            self.stats.duplicate_fills += 1
-            return tracked.order
+        if self.journal is not None:
+            if self._deferred is None or tracked.order.client_order_id in self._adopted:
+                self._flush_now()
+                if not self.journal.record_fill(self.run_id, fill):
+                    tracked.add(fill.fill_id)
+                    self.stats.duplicate_fills += 1
+                    return tracked.order
+            else:  # every earlier fill of this order went through ``tracked``: it judges alone
+                self._deferred.append((self._journal_fill, (fill,)))
         tracked.add(fill.fill_id)
         order = self._set(tracked.order.apply_fill(fill))
         self.fills.append(fill)
@@ -384,9 +447,17 @@ class OrderManager:
         for listener in self._fill_listeners:
             listener(fill, order)
         if self._emit_fills:
-            self.hooks.on_fill(event=FillEvent(fill=fill, order=order, run_id=self.run_id))
+            self._later(self._fill_hook, FillEvent(fill=fill, order=order, run_id=self.run_id))
         self._notify(order, kind)
         return order
+
+    def _journal_fill(self, fill: Fill) -> None:
+        assert self.journal is not None
+        if not self.journal.record_fill(self.run_id, fill):
+            log.error("fill %s was already in the journal when its append ran", fill.fill_id)
+
+    def _fill_hook(self, event: FillEvent) -> None:
+        self.hooks.on_fill(event=event)
 
     def _reject(self, order: Order, reason: str) -> Order:
         order = self._set(
@@ -431,6 +502,10 @@ class OrderManager:
             fill=fill,
             run_id=self.run_id,
         )
+        self._later(self._publish, event, journal)
+
+    def _publish(self, event: OrderEvent, journal: bool) -> None:
+        """Journal one lifecycle step (unless it is the intent) and hand it to the plugins."""
         if journal and self.journal is not None:
             self.journal.record_order_event(self.run_id, event)
         self.hooks.on_order_event(event=event)

@@ -1,9 +1,12 @@
 """Market-data event → order request latency, measured where the request leaves the engine.
 
-The runtime calls :meth:`LatencyProbe.event` when it starts handling a market-data event (a bar
-or a candle); :class:`TimedVenue` wraps each venue the engine sends to and, when ``submit`` is
-called, reports the time since that event to the probe's sink (the Prometheus histogram
-``spark_stacker_order_latency_seconds`` in a run, a list in the benchmark).
+The runtime calls :meth:`LatencyProbe.bar` when it starts handling a bar, lets the paper venues
+process it (the simulated exchange filling resting orders and fsyncing its state: the
+exchange's work, which a live venue does remotely), then calls :meth:`LatencyProbe.event` when
+the engine receives the bar's events. :class:`TimedVenue` wraps each venue the engine sends to
+and, when ``submit`` is called, reports the time since ``event`` to the probe's sink (the
+Prometheus histogram ``spark_stacker_order_latency_seconds`` in a run, a list in the benchmark)
+and the time since ``bar`` — the whole bar's handling, venues included — to ``bar_sink``.
 """
 
 from __future__ import annotations
@@ -20,24 +23,37 @@ Sink = Callable[[float, str], None]  # (seconds, venue)
 
 
 class LatencyProbe:
-    def __init__(self, sink: Sink | None = None) -> None:
+    def __init__(self, sink: Sink | None = None, bar_sink: Sink | None = None) -> None:
         self.sink = sink
+        self.bar_sink = bar_sink
         self.started: float | None = None
+        self.bar_started: float | None = None
         self.samples = 0
 
+    def bar(self) -> None:
+        """A bar is being handled from now on (the paper venues process it first)."""
+        self.bar_started = time.perf_counter()
+
     def event(self) -> None:
-        """A market-data event is being handled from now on."""
+        """The engine receives a market-data event from now on (the timed window starts)."""
         self.started = time.perf_counter()
+        if self.bar_started is None:
+            self.bar_started = self.started
 
     def order_sent(self, venue: str) -> None:
-        if self.started is None or self.sink is None:
+        if self.started is None:
             return
-        self.samples += 1
-        self.sink(time.perf_counter() - self.started, venue)
+        now = time.perf_counter()
+        if self.sink is not None:
+            self.samples += 1
+            self.sink(now - self.started, venue)
+        if self.bar_sink is not None and self.bar_started is not None:
+            self.bar_sink(now - self.bar_started, venue)
 
     def idle(self) -> None:
         """No market-data event is in progress (orders sent now are not timed)."""
         self.started = None
+        self.bar_started = None
 
 
 class TimedVenue:

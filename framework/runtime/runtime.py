@@ -94,11 +94,13 @@ class Runtime:
         reporter: Reporter | None = None,
         registry: Registry | None = None,
         latency_sink: Callable[[float, str], None] | None = None,
+        bar_latency_sink: Callable[[float, str], None] | None = None,
     ) -> None:
         self.options = options
         self.rule_refs = tuple(rules)
         self.reporter: Reporter = reporter or QuietReporter()
         self.latency_sink = latency_sink  # an extra observer of order latency (benchmarks)
+        self.bar_latency_sink = bar_latency_sink  # the same from the bar's start (venues in)
         self.settings = load_settings()
         self.state = StateDir(options.state_dir or self.settings.state_dir)
         if registry is None:
@@ -256,7 +258,7 @@ class Runtime:
         pm = self.registry.pm
         for name, plugin in observers.plugins():
             pm.register(plugin, name=name)
-        probe = LatencyProbe(sink=self._latency(observers))
+        probe = LatencyProbe(sink=self._latency(observers), bar_sink=self.bar_latency_sink)
         timed: dict[str, Exchange] = {n: TimedVenue(v, probe) for n, v in self.venues.items()}
         clock: Clock = SimulatedClock() if opts.replay else WallClock()
         run = RunContext(
@@ -371,9 +373,11 @@ class Runtime:
             if item is not None:
                 market, bar, rate = item
                 async with self.engine_lock:
-                    probe.event()
-                    await self._on_bar(market, bar, rate)
-                    probe.idle()
+                    probe.bar()
+                    try:
+                        await self._on_bar(market, bar, rate, probe)
+                    finally:
+                        probe.idle()
             if self.live is not None:
                 await self.live.read_accounts()
             await self._between_bars()
@@ -412,9 +416,26 @@ class Runtime:
                 log.info("stopping: flat after %s", self.stop_reason)
                 self.stop_event.set()
 
-    async def _on_bar(self, market: FeedMarket, bar: Bar, rate: float | None) -> None:
+    async def _on_bar(
+        self, market: FeedMarket, bar: Bar, rate: float | None, probe: LatencyProbe
+    ) -> None:
         """One base bar of one market: venues first (fills at its open), then the strategies
-        whose own bar closed with it."""
+        whose own bar closed with it.
+
+        The latency window starts when the engine receives the bar, after the paper venues'
+        open phase (the simulated exchange's own work). Journal appends other than intents and
+        the lifecycle hooks wait until the strategies ran and their requests left
+        (``OrderManager.deferring``); then they run in their original order.
+        """
+        engine = self.engine
+        assert engine is not None
+        with engine.orders.deferring():
+            await self._handle_bar(market, bar, rate, probe)
+        self._after_bar(market, bar, rate)
+
+    async def _handle_bar(
+        self, market: FeedMarket, bar: Bar, rate: float | None, probe: LatencyProbe
+    ) -> None:
         engine, observers, strategies = self.engine, self.observers, self.strategies
         assert engine is not None
         assert observers is not None
@@ -433,6 +454,8 @@ class Runtime:
                     events.extend(venue.on_bar_open(symbol, ts, o, h, lo, c, v, rate))
                 else:
                     events.extend(venue.on_bar_close(symbol))
+            if phase == "open":
+                probe.event()  # the engine receives the bar: the timed window starts
             if events:
                 observers.venue_events(events)
                 await engine.handle_events(events)
@@ -447,6 +470,15 @@ class Runtime:
                 index = item.aggregator.index(closed[0])
                 end = closed[0] + item.aggregator.tf_ms
                 await engine.on_bar_close(item.slot, index, end, closed[1:])
+
+    def _after_bar(self, market: FeedMarket, bar: Bar, rate: float | None) -> None:
+        """Counters, metrics and account snapshots once the bar's orders and journal are done."""
+        engine, observers, strategies = self.engine, self.observers, self.strategies
+        assert engine is not None
+        assert observers is not None
+        assert strategies is not None
+        symbol, c = market.symbol, bar[4]
+        close_ms = bar[0] + market.step_ms
         self.bars += 1
         strategies.last_bar_ms = close_ms
         observers.market(market.data_venue, symbol, close_ms, c, rate)

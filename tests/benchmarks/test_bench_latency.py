@@ -32,8 +32,12 @@ def test_the_every_bar_strategy_sends_one_order_per_bar(store: Path) -> None:
 
 
 def test_the_runtime_reports_every_order_it_sends(store: Path, tmp_path: Path) -> None:
-    samples = bench_latency.runtime_samples(25, store, "sqlite://", tmp_path)
+    whole_bar: list[float] = []
+    samples = bench_latency.runtime_samples(25, store, "sqlite://", tmp_path, whole_bar)
     assert len(samples) == 25
+    # the same orders timed from the bar's start (paper venues' open phase included)
+    assert len(whole_bar) == 25
+    assert all(whole >= engine for whole, engine in zip(whole_bar, samples, strict=True))
     assert (tmp_path / "_logs" / "orders.log").stat().st_size > 0
 
 

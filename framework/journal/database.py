@@ -95,6 +95,9 @@ def _sqlite_engine(url: URL, durability: Durability) -> Engine:
         try:
             if not memory:
                 cursor.execute("PRAGMA journal_mode=WAL")
+                # No checkpoint inside a commit: the journal runs them itself, never from the
+                # write-ahead intent on the request path (see JournalCore.CHECKPOINT_EVERY).
+                cursor.execute("PRAGMA wal_autocheckpoint=0")
             cursor.execute("PRAGMA foreign_keys=ON")
             cursor.execute(f"PRAGMA synchronous={sync}")
         finally:

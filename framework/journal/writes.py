@@ -198,7 +198,7 @@ class JournalWrites(JournalCore):
     ) -> None:
         now = utcnow()
         strategy_id: int | None = None
-        with self._write(what) as conn:
+        with self._write(what, urgent=True) as conn:
             scope = self._scope(conn, run_id)
             if strategy:
                 strategy_id = self._strategy_id(conn, run_id, strategy)

@@ -138,3 +138,46 @@ def test_reader_sees_consistent_snapshots_while_a_writer_writes(
         assert _consistent_snapshot(journal) == (count, count)
         assert all(o.status is OrderStatus.FILLED for o in journal.orders())
         assert len(journal.fills()) == count
+
+
+def test_wal_checkpoints_run_off_the_request_path(
+    tmp_path: Path, make_order: Callable[..., Order]
+) -> None:
+    """SQLite never checkpoints inside a commit (autocheckpoint off); the journal checkpoints
+    every CHECKPOINT_EVERY commits, but never from an order intent, which a request waits on."""
+    from sparkstacker.model import OrderEvent
+    from sqlalchemy import event
+
+    journal = Journal(f"sqlite:///{tmp_path / 'j.db'}", durability="fast")
+    checkpoints: list[str] = []
+    current: list[str] = [""]
+
+    def spy(_conn: object, _cursor: object, statement: str, *_args: object) -> None:
+        if "wal_checkpoint" in statement:
+            checkpoints.append(current[0])
+
+    event.listen(journal.engine, "before_cursor_execute", spy)
+    try:
+        with journal.engine.connect() as connection:
+            assert connection.exec_driver_sql("PRAGMA wal_autocheckpoint").scalar() == 0
+        run_id = journal.start_run("paper", [], {})
+        for n in range(2 * Journal.CHECKPOINT_EVERY):
+            order = make_order(f"o{n}")
+            current[0] = "intent"
+            journal.record_intent(run_id, order, strategy="s")
+            current[0] = "event"
+            submitted = order.transition(OrderStatus.SUBMITTED, at=order.created_at)
+            journal.record_order_event(
+                run_id,
+                OrderEvent(
+                    kind=OrderEventKind.SUBMITTED, order=submitted, timestamp=order.created_at
+                ),
+            )
+        assert checkpoints, "the write-ahead log was never checkpointed"
+        assert set(checkpoints) == {"event"}, "an intent commit ran a checkpoint"
+        assert len(checkpoints) == (4 * Journal.CHECKPOINT_EVERY + 1) // Journal.CHECKPOINT_EVERY
+        wal = tmp_path / "j.db-wal"
+        assert wal.exists()
+        assert len(journal.orders(run_id)) == 2 * Journal.CHECKPOINT_EVERY
+    finally:
+        journal.close()

@@ -12,6 +12,7 @@ the same contract (at most a few hundred milliseconds of commits lost on a serve
 
 from __future__ import annotations
 
+import time
 from pathlib import Path
 from typing import Any, Literal
 
@@ -94,7 +95,7 @@ def _sqlite_engine(url: URL, durability: Durability) -> Engine:
         cursor = dbapi_connection.cursor()
         try:
             if not memory:
-                cursor.execute("PRAGMA journal_mode=WAL")
+                _enable_wal(cursor)
                 # No checkpoint inside a commit: the journal runs them itself, never from the
                 # write-ahead intent on the request path (see JournalCore.CHECKPOINT_EVERY).
                 cursor.execute("PRAGMA wal_autocheckpoint=0")
@@ -112,6 +113,26 @@ def _sqlite_engine(url: URL, durability: Durability) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
 
     return engine
+
+
+def _enable_wal(cursor: Any) -> None:
+    """Switch the file to WAL (a no-op once it is). The switch needs the file to itself, and
+    SQLite answers "database is locked" at once — without its busy handler — while another
+    connection opens, migrates or closes a new file, so wait for it here, up to the busy timeout.
+    """
+    import sqlite3
+
+    deadline = time.monotonic() + _BUSY_TIMEOUT_S
+    pause = 0.001
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(pause)
+        pause = min(pause * 2, 0.1)
 
 
 def _postgres_engine(url: URL, durability: Durability) -> Engine:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from runkit import RULES, assert_consistent, journal_view, run_args, spark, venue_views
@@ -80,13 +81,17 @@ def test_crash_after_venue_accepted_adopts_the_order_and_its_fill(
     assert [f.client_order_id for f in journal.fills].count(pending.client_order_id) >= 1
 
 
+def _missed_fills(before: Any, venues_before: dict[str, Any]) -> set[str]:
+    """Fill ids the venues hold that the journal did not have when the process died."""
+    journaled = {f.fill_id for f in before.fills}
+    return {f.fill_id for v in venues_before.values() for f in v.fills} - journaled
+
+
 def test_crash_after_fill_records_the_missed_fill_once(
     tmp_path: Path, sample_store: Path, db_url: str
 ) -> None:
     before, venues_before, _ = crash_then_restart(tmp_path, sample_store, db_url, "after_fill", 3)
-    journaled = {f.fill_id for f in before.fills}  # type: ignore[attr-defined]
-    on_venue = {f.fill_id for v in venues_before.values() for f in v.fills}  # type: ignore[attr-defined]
-    missed = on_venue - journaled
+    missed = _missed_fills(before, venues_before)
     assert missed, "the crash should leave a venue fill the journal does not have"
 
     _, journal = assert_consistent(tmp_path / "spark_stacker_state", db_url)
@@ -100,9 +105,7 @@ def test_crash_with_journal_appends_still_queued_loses_no_fill_and_resends_nothi
 ) -> None:
     """The bar's requests left, its fill appends were still queued: the venue fills them in."""
     before, venues_before, _ = crash_then_restart(tmp_path, sample_store, db_url, "before_flush", 2)
-    journaled = {f.fill_id for f in before.fills}  # type: ignore[attr-defined]
-    on_venue = {f.fill_id for v in venues_before.values() for f in v.fills}  # type: ignore[attr-defined]
-    missed = on_venue - journaled
+    missed = _missed_fills(before, venues_before)
     assert missed, "the crash should leave a venue fill the journal does not have"
     # the request of that bar left (its intent written ahead), its "submitted" step did not
     sent_blind = [

@@ -22,12 +22,12 @@ from sparkstacker.journal.schema import TABLES
 from sqlalchemy import Connection, Engine, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlalchemy.orm import Session
 from sqlalchemy.sql.dml import Insert
 
 
-def describe(exc: SQLAlchemyError) -> str:
+def describe(exc: Exception) -> str:
     """The database's own words, without the statement's parameters (they may hold data)."""
     original = getattr(exc, "orig", None)
     return str(original if original is not None else exc).strip().splitlines()[0]
@@ -48,9 +48,11 @@ class JournalCore:
         self._engine: Engine = make_engine(self.url, durability)
         self._writer: Engine = self._engine.execution_options(**{WRITE_OPTION: True})
         self._scopes: dict[str, str] = {}
-        self._checkpoints = self.url.get_backend_name() == "sqlite" and not is_memory(self.url)
+        self._sqlite = self.url.get_backend_name() == "sqlite"
+        self._checkpoints = self._sqlite and not is_memory(self.url)
         self._commits_since_checkpoint = 0
         self._strategies: dict[tuple[str, str], int] = {}
+        self._batch: Connection | None = None
         try:
             upgrade(self._engine)
         except SQLAlchemyError as exc:
@@ -93,19 +95,105 @@ class JournalCore:
     # ---- transactions ---------------------------------------------------------------------------
 
     @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group the writes of the block into one transaction: one commit (one fsync) instead
+        of one per write. Each write still succeeds or fails alone (a savepoint each); what
+        succeeded is committed when the block ends, even if the block raised. An order intent
+        inside the block first commits what came before it, then commits on its own, so the
+        write-ahead rule holds. Re-entrant: an inner block joins the outer one."""
+        if self._batch is not None:
+            yield
+            return
+        what = "commit the journal's batched writes"
+        try:
+            connection = self._writer.connect()
+        except SQLAlchemyError as exc:
+            raise JournalError(f"could not {what}: {describe(exc)}") from exc
+        self._batch = connection
+        try:
+            yield
+        finally:
+            self._batch = None
+            try:
+                try:
+                    if connection.in_transaction():
+                        connection.commit()
+                        self._committed(urgent=False)
+                finally:
+                    connection.close()
+            except SQLAlchemyError as exc:
+                raise JournalError(f"could not {what}: {describe(exc)}") from exc
+
+    @contextmanager
     def _write(self, what: str, *, urgent: bool = False) -> Iterator[Connection]:
         """One committed transaction; any database error becomes a :class:`JournalError`.
 
-        ``urgent``: something waits for this commit (an order request): never checkpoint here."""
+        ``urgent``: something waits for this commit (an order request): never checkpoint here.
+        Inside :meth:`batch` it is a savepoint of the batch's transaction instead (an urgent
+        write first commits the batch so far)."""
+        batch = self._batch
+        if batch is not None:
+            try:
+                if urgent:
+                    self._commit_batch()
+                with batch.begin_nested():
+                    yield batch
+            except SQLAlchemyError as exc:
+                raise JournalError(f"could not {what}: {describe(exc)}") from exc
+            return
         try:
             with self._writer.begin() as connection:
                 yield connection
-            if self._checkpoints:
-                self._commits_since_checkpoint += 1
-                if not urgent and self._commits_since_checkpoint >= self.CHECKPOINT_EVERY:
-                    self.checkpoint()
+            self._committed(urgent)
         except SQLAlchemyError as exc:
             raise JournalError(f"could not {what}: {describe(exc)}") from exc
+
+    def _commit_batch(self) -> None:
+        """Commit the open batch's writes so far (before an intent must be durable alone)."""
+        if self._batch is not None and self._batch.in_transaction():
+            self._batch.commit()
+            self._committed(urgent=True)
+
+    def _committed(self, urgent: bool) -> None:
+        if self._checkpoints:
+            self._commits_since_checkpoint += 1
+            if not urgent and self._commits_since_checkpoint >= self.CHECKPOINT_EVERY:
+                self.checkpoint()
+
+    @contextmanager
+    def _raw_write(self, what: str) -> Iterator[Any]:
+        """One committed transaction on a DBAPI cursor, for :class:`PreparedInsert` statements
+        on the request path (never checkpoints). Errors become a :class:`JournalError` whose
+        cause is the driver's exception."""
+        dbapi = self._engine.dialect.loaded_dbapi
+        try:
+            self._commit_batch()
+            connection = self._writer.raw_connection()
+        except SQLAlchemyError as exc:
+            raise JournalError(f"could not {what}: {describe(exc)}") from exc
+        try:
+            cursor = connection.cursor()
+            try:
+                if self._sqlite:
+                    cursor.execute("BEGIN IMMEDIATE")
+                yield cursor
+                connection.commit()
+            except BaseException:
+                connection.rollback()
+                raise
+            finally:
+                cursor.close()
+        except dbapi.Error as exc:
+            raise JournalError(f"could not {what}: {describe(exc)}") from exc
+        except (KeyError, TypeError, ValueError) as exc:
+            raise JournalError(f"could not {what}: {exc}") from exc
+        finally:
+            connection.close()
+        self._committed(urgent=True)
+
+    def _integrity_errors(self) -> tuple[type[Exception], ...]:
+        """A broken constraint, as SQLAlchemy or (on the prepared path) the driver reports it."""
+        return (IntegrityError, self._engine.dialect.loaded_dbapi.IntegrityError)
 
     def checkpoint(self) -> None:
         """Copy committed pages from SQLite's write-ahead log into the database file, without

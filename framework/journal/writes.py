@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -26,6 +27,7 @@ from sparkstacker.journal.convert import (
     require_aware,
 )
 from sparkstacker.journal.core import JournalCore
+from sparkstacker.journal.prepared import Encoded, PreparedInsert
 from sparkstacker.journal.records import RUN_MODES
 from sparkstacker.journal.sanitize import clean_json
 from sparkstacker.journal.schema import TABLES
@@ -41,7 +43,6 @@ from sparkstacker.model import (
     utcnow,
 )
 from sqlalchemy import Connection, bindparam, insert, select, update
-from sqlalchemy.exc import IntegrityError
 
 RUNS, RULE_FILES, STRATEGIES = TABLES["runs"], TABLES["run_rule_files"], TABLES["strategies"]
 ORDERS, INTENTS, EVENTS = TABLES["orders"], TABLES["order_intents"], TABLES["order_events"]
@@ -74,6 +75,15 @@ STRATEGY_ID = select(STRATEGIES.c.id).where(
 _IDENTITY = ("venue", "symbol", "side")
 
 
+@dataclass(frozen=True, slots=True)
+class _IntentStatements:
+    """The three rows of an order intent, prepared for this journal's dialect."""
+
+    order: PreparedInsert
+    event: PreparedInsert
+    intent: PreparedInsert
+
+
 def sha256_of(path: Path) -> str:
     try:
         return hashlib.sha256(path.read_bytes()).hexdigest()
@@ -83,6 +93,8 @@ def sha256_of(path: Path) -> str:
 
 class JournalWrites(JournalCore):
     """Runs, intents, order events, fills, snapshots, funding, risk and hedge-group steps."""
+
+    _intent_sql: _IntentStatements | None = None
 
     # ---- runs -----------------------------------------------------------------------------------
 
@@ -179,7 +191,7 @@ class JournalWrites(JournalCore):
         except JournalError as exc:
             # The (scope, client order id) unique key refuses a reused id inside the one
             # transaction, so the request path pays no look-up first; name the owner here.
-            if not isinstance(exc.__cause__, IntegrityError):
+            if not isinstance(exc.__cause__, self._integrity_errors()):
                 raise
             with self._write(what) as conn:
                 scope = self._scope(conn, run_id)
@@ -197,48 +209,70 @@ class JournalWrites(JournalCore):
         self, run_id: str, order: Order, strategy: str, reason: str | None, what: str
     ) -> None:
         now = utcnow()
-        strategy_id: int | None = None
-        with self._write(what, urgent=True) as conn:
-            scope = self._scope(conn, run_id)
-            if strategy:
-                strategy_id = self._strategy_id(conn, run_id, strategy)
-            snapshot = order_snapshot(order)
-            columns = order_columns(order)
-            order_pk = conn.execute(
-                INSERT_ORDER, {"run_id": run_id, "scope": scope, "version": 1, **columns}
-            ).scalar_one()
-            conn.execute(
-                INSERT_EVENT,
-                {
-                    "run_id": run_id,
-                    "order_id": order_pk,
-                    "seq": 1,
-                    "client_order_id": order.client_order_id,
-                    "kind": OrderEventKind.INTENT.value,
-                    "status": order.status.value,
-                    "venue_status": None,
-                    "reason": reason,
-                    "fill_id": None,
-                    "timestamp": order.created_at,
-                    "recorded_at": now,
-                    "order": snapshot,
-                    "fill": None,
-                },
+        scope = self._scopes.get(run_id)
+        strategy_id = self._strategies.get((run_id, strategy)) if strategy else None
+        if scope is None or (strategy and strategy_id is None):
+            # First intent of a run or strategy: resolve (or create) their rows once.
+            with self._write(what) as conn:
+                scope = self._scope(conn, run_id)
+                if strategy:
+                    strategy_id = self._strategy_id(conn, run_id, strategy)
+            if strategy_id is not None:
+                self._strategies[(run_id, strategy)] = strategy_id
+        statements = self._intent_statements()
+        snapshot = Encoded(order.model_dump_json())
+        with self._raw_write(what) as cursor:
+            cursor.execute(
+                statements.order.sql,
+                statements.order.params(
+                    {"run_id": run_id, "scope": scope, "version": 1, **order_columns(order)}
+                ),
             )
-            conn.execute(
-                INSERT_INTENT,
-                {
-                    "run_id": run_id,
-                    "order_id": order_pk,
-                    "strategy_id": strategy_id,
-                    "client_order_id": order.client_order_id,
-                    "reason": reason,
-                    "order": snapshot,
-                    "recorded_at": now,
-                },
+            order_pk = cursor.fetchone()[0]
+            cursor.execute(
+                statements.event.sql,
+                statements.event.params(
+                    {
+                        "run_id": run_id,
+                        "order_id": order_pk,
+                        "seq": 1,
+                        "client_order_id": order.client_order_id,
+                        "kind": OrderEventKind.INTENT.value,
+                        "status": order.status.value,
+                        "venue_status": None,
+                        "reason": reason,
+                        "fill_id": None,
+                        "timestamp": order.created_at,
+                        "recorded_at": now,
+                        "order": snapshot,
+                        "fill": None,
+                    }
+                ),
             )
-        if strategy_id is not None:
-            self._strategies[(run_id, strategy)] = strategy_id
+            cursor.execute(
+                statements.intent.sql,
+                statements.intent.params(
+                    {
+                        "run_id": run_id,
+                        "order_id": order_pk,
+                        "strategy_id": strategy_id,
+                        "client_order_id": order.client_order_id,
+                        "reason": reason,
+                        "order": snapshot,
+                        "recorded_at": now,
+                    }
+                ),
+            )
+
+    def _intent_statements(self) -> _IntentStatements:
+        if self._intent_sql is None:
+            dialect = self._engine.dialect
+            self._intent_sql = _IntentStatements(
+                order=PreparedInsert(ORDERS, dialect, returning="id"),
+                event=PreparedInsert(EVENTS, dialect),
+                intent=PreparedInsert(INTENTS, dialect),
+            )
+        return self._intent_sql
 
     def record_order_event(self, run_id: str, event: OrderEvent) -> None:
         """Append one lifecycle step and move the orders row to ``event.order``, atomically.

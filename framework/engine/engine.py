@@ -303,16 +303,18 @@ class Engine:
                 source=reason or direction.value,
                 price=Decimal(repr(bar.close)) if math.isfinite(bar.close) else None,
             )
-            accepted = ignored is None
-            if self.journal is not None:
-                self.journal.record_signal(
-                    self.run.run_id, signal, accepted=accepted, reason=ignored
-                )
-            self.hooks.on_signal(
-                event=SignalEvent(
-                    signal=signal, accepted=accepted, reason=ignored, run_id=self.run.run_id
-                )
+            # Journal and hooks after the bar's requests left, like the order events.
+            self.orders.later(self._publish_signal, signal, ignored)
+
+    def _publish_signal(self, signal: Signal, ignored: str | None) -> None:
+        accepted = ignored is None
+        if self.journal is not None:
+            self.journal.record_signal(self.run.run_id, signal, accepted=accepted, reason=ignored)
+        self.hooks.on_signal(
+            event=SignalEvent(
+                signal=signal, accepted=accepted, reason=ignored, run_id=self.run.run_id
             )
+        )
 
     def strategy_state(self, slot: StrategySlot, bar_index: int, close: float) -> StrategyState:
         leg = slot.leg

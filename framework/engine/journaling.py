@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import AbstractContextManager
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -9,6 +10,10 @@ from sparkstacker.model import AccountState, Fill, Order, OrderEvent, Signal
 
 
 class EngineJournal(Protocol):
+    def batch(self) -> AbstractContextManager[None]:
+        """Writes inside share one transaction; an intent inside still commits on its own."""
+        ...
+
     def record_intent(
         self, run_id: str, order: Order, *, strategy: str, reason: str | None
     ) -> None: ...

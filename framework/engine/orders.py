@@ -236,7 +236,8 @@ class OrderManager:
         """The order events waiting for the end of the current deferral block (oldest first)."""
         return [args[0] for _, args in self._deferred or () if isinstance(args[0], OrderEvent)]
 
-    def _later(self, work: Callable[..., Any], *args: Any) -> None:
+    def later(self, work: Callable[..., Any], *args: Any) -> None:
+        """Run ``work(*args)`` now, or when the current deferral block ends (in order)."""
         if self._deferred is None:
             work(*args)
         else:
@@ -248,10 +249,13 @@ class OrderManager:
             queue, self._deferred = self._deferred, []
             self._drain(queue)
 
-    @staticmethod
-    def _drain(queue: list[tuple[Callable[..., Any], tuple[Any, ...]]]) -> None:
-        for work, args in queue:
-            work(*args)
+    def _drain(self, queue: list[tuple[Callable[..., Any], tuple[Any, ...]]]) -> None:
+        if not queue:
+            return
+        # One journal transaction (one fsync) for the whole queue.
+        with self.journal.batch() if self.journal is not None else contextlib.nullcontext():
+            for work, args in queue:
+                work(*args)
 
     # ---- submission ---------------------------------------------------------------------------
 
@@ -447,7 +451,7 @@ class OrderManager:
         for listener in self._fill_listeners:
             listener(fill, order)
         if self._emit_fills:
-            self._later(self._fill_hook, FillEvent(fill=fill, order=order, run_id=self.run_id))
+            self.later(self._fill_hook, FillEvent(fill=fill, order=order, run_id=self.run_id))
         self._notify(order, kind)
         return order
 
@@ -502,7 +506,7 @@ class OrderManager:
             fill=fill,
             run_id=self.run_id,
         )
-        self._later(self._publish, event, journal)
+        self.later(self._publish, event, journal)
 
     def _publish(self, event: OrderEvent, journal: bool) -> None:
         """Journal one lifecycle step (unless it is the intent) and hand it to the plugins."""

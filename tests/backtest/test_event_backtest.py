@@ -93,3 +93,20 @@ def test_a_submit_order_wrapper_can_veto(registry) -> None:  # type: ignore[no-u
         "order vetoed by no-shorts: no shorts today",
     )
     assert [f.side.value for f in result.fills] == ["buy"]
+
+
+def test_strategy_series_are_freed_before_the_result_is_built(registry, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The whole-frame series (tens of MB at a million bars) must not add to the result's peak."""
+    import sparkstacker.backtest.runner as runner
+
+    held: list[object] = []
+    original = runner.collect_result
+
+    def checking(**kwargs):  # type: ignore[no-untyped-def]
+        held.extend(slot.runtime.prepared for slot in kwargs["engine"].slots)
+        return original(**kwargs)
+
+    monkeypatch.setattr(runner, "collect_result", checking)
+    result = run(registry)
+    assert held == [None]
+    assert len(result.fills) == 2  # and the run itself was complete

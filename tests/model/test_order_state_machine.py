@@ -14,6 +14,7 @@ from sparkstacker.model import (
     Fill,
     Order,
     OrderStatus,
+    OrderType,
     Side,
     TimeInForce,
     can_transition,
@@ -123,3 +124,32 @@ def test_random_walks_only_follow_the_table(walk: list[OrderStatus]) -> None:
                 order.transition(target)
     assert set(TRANSITIONS) == set(OrderStatus)
     assert all(not TRANSITIONS[s] for s in OrderStatus if s.is_terminal)
+
+
+@given(
+    size=st.decimals(min_value=Decimal("0.001"), max_value=Decimal(1000), places=3),
+    price=st.decimals(min_value=Decimal("0.01"), max_value=Decimal(100000), places=2),
+)
+def test_a_first_fill_totals_equal_a_computed_vwap_and_share_the_fills_numbers(
+    size: Decimal, price: Decimal
+) -> None:
+    order = Order(
+        client_order_id="c",
+        venue="sim",
+        symbol="ETH-USD",
+        side=Side.BUY,
+        size=size * 2,
+        type=OrderType.MARKET,
+    ).transition(OrderStatus.SUBMITTED)
+    fill = _fill(order, str(size), str(price))
+    first = order.apply_fill(fill)
+    assert first.filled_size == size
+    assert first.avg_fill_price == (price * size) / size
+    assert first.fees == fill.fee
+    # The same objects, not copies: a long backtest holds one set of numbers per fill.
+    assert first.filled_size is fill.size
+    assert first.avg_fill_price is fill.price
+    second = first.apply_fill(_fill(first, str(size), str(price + 1), "f2"))
+    assert second.status is OrderStatus.FILLED
+    assert second.avg_fill_price == (price * size + (price + 1) * size) / (size * 2)
+    assert second.fees == fill.fee * 2

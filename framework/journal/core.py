@@ -10,12 +10,15 @@ from typing import Any, Self
 from alembic.util.exc import CommandError
 from sparkstacker.errors import JournalError
 from sparkstacker.journal.database import (
+    BUSY_TIMEOUT_S,
     WRITE_OPTION,
     Durability,
     is_memory,
     make_engine,
     parse_url,
+    sqlite_path,
 )
+from sparkstacker.journal.intent_log import IntentLog, log_path
 from sparkstacker.journal.migrate import upgrade
 from sparkstacker.journal.records import RUN_MODES
 from sparkstacker.journal.schema import TABLES
@@ -42,7 +45,9 @@ class JournalCore:
     #: the request path — so it is off, and only commits off that path (``urgent=False``) run it.
     CHECKPOINT_EVERY = 100
 
-    def __init__(self, url: str | URL, *, durability: Durability = "full") -> None:
+    def __init__(
+        self, url: str | URL, *, durability: Durability = "full", intent_log: bool = False
+    ) -> None:
         self.url = parse_url(url)
         self.durability: Durability = durability
         self._engine: Engine = make_engine(self.url, durability)
@@ -66,6 +71,25 @@ class JournalCore:
                 f"could not migrate the journal at {self.display_url}: {exc} "
                 "(was it written by a newer spark-stacker?)"
             ) from exc
+        # ``intent_log``: order intents are committed to a side log (one page, one fsync) and
+        # reach the tables with the next write. Only where it pays: a SQLite file that fsyncs.
+        self._intent_log: IntentLog | None = None
+        path = sqlite_path(self.url)
+        # A journal opened without it still puts back what a crashed run left in the log.
+        wanted = intent_log and durability == "full"
+        if path is not None and (wanted or log_path(path).exists()):
+            self._intent_log = IntentLog(log_path(path), path, busy_timeout_s=BUSY_TIMEOUT_S)
+            try:
+                self._replay_intent_log()
+            except BaseException:
+                self.close()
+                raise
+            if not wanted:
+                self._intent_log.close()
+                self._intent_log = None
+
+    def _replay_intent_log(self) -> None:
+        """Put the logged intents the tables lack back into them (after a crash)."""
 
     @property
     def display_url(self) -> str:
@@ -80,8 +104,17 @@ class JournalCore:
         return self._engine.dialect.name
 
     def close(self) -> None:
-        """Release every connection; the journal cannot be used afterwards."""
-        self._engine.dispose()
+        """Write what is pending, release every connection; the journal cannot be used
+        afterwards. (Intents that could not be written stay in the intent log.)"""
+        try:
+            if self._intent_log is not None and self._has_pending():
+                with self._write("write the logged order intents before closing"):
+                    pass
+        finally:
+            if self._intent_log is not None:
+                self._intent_log.close()
+                self._intent_log = None
+            self._engine.dispose()
 
     def __enter__(self) -> Self:
         return self
@@ -110,16 +143,22 @@ class JournalCore:
         except SQLAlchemyError as exc:
             raise JournalError(f"could not {what}: {describe(exc)}") from exc
         self._batch = connection
+        committed = False
         try:
             yield
         finally:
             self._batch = None
             try:
                 try:
+                    if self._has_pending():
+                        with connection.begin_nested():
+                            self._flush_pending(connection)
                     if connection.in_transaction():
                         connection.commit()
                         self._committed(urgent=False)
+                    committed = True
                 finally:
+                    self._pending_committed(committed)
                     connection.close()
             except SQLAlchemyError as exc:
                 raise JournalError(f"could not {what}: {describe(exc)}") from exc
@@ -136,22 +175,47 @@ class JournalCore:
             try:
                 if urgent:
                     self._commit_batch()
+                if self._has_pending():
+                    with batch.begin_nested():  # a savepoint of their own
+                        self._flush_pending(batch)
                 with batch.begin_nested():
                     yield batch
             except SQLAlchemyError as exc:
                 raise JournalError(f"could not {what}: {describe(exc)}") from exc
             return
         try:
+            if self._has_pending():
+                flushed = False
+                try:
+                    with self._writer.begin() as connection:
+                        self._flush_pending(connection)
+                    flushed = True
+                finally:
+                    self._pending_committed(flushed)
+                self._committed(urgent)
             with self._writer.begin() as connection:
                 yield connection
             self._committed(urgent)
         except SQLAlchemyError as exc:
             raise JournalError(f"could not {what}: {describe(exc)}") from exc
 
+    # Order intents logged (see ``intent_log``) but not yet in the tables: ``JournalWrites``
+    # keeps them and writes them before any other write or read.
+    def _has_pending(self) -> bool:
+        return False
+
+    def _flush_pending(self, connection: Connection) -> None:
+        """Write the logged intents into the tables, inside ``connection``'s transaction; they
+        count as written only if every insert succeeded (else they all stay pending)."""
+
+    def _pending_committed(self, committed: bool) -> None:
+        """The transaction holding the written intents committed, or failed (pending again)."""
+
     def _commit_batch(self) -> None:
         """Commit the open batch's writes so far (before an intent must be durable alone)."""
         if self._batch is not None and self._batch.in_transaction():
             self._batch.commit()
+            self._pending_committed(True)
             self._committed(urgent=True)
 
     def _committed(self, urgent: bool) -> None:
@@ -206,6 +270,9 @@ class JournalCore:
 
     @contextmanager
     def _read(self, what: str) -> Iterator[Session]:
+        if self._has_pending() and self._batch is None:
+            with self._write(f"{what} (write the logged order intents first)"):
+                pass
         try:
             with Session(self._engine, expire_on_commit=False) as session:
                 yield session

@@ -26,7 +26,7 @@ Durability = Literal["full", "fast"]
 WRITE_OPTION = "journal_write"
 _SQLITE_SYNC = {"full": "FULL", "fast": "NORMAL"}
 _PG_SYNC = {"full": "on", "fast": "off"}
-_BUSY_TIMEOUT_S = 30.0
+BUSY_TIMEOUT_S = 30.0
 SQLITE_PAGE_SIZE = 2048
 
 
@@ -78,7 +78,7 @@ def make_engine(url: URL, durability: Durability) -> Engine:
 def _sqlite_engine(url: URL, durability: Durability) -> Engine:
     memory = is_memory(url)
     kwargs: dict[str, Any] = {
-        "connect_args": {"timeout": _BUSY_TIMEOUT_S, "check_same_thread": False}
+        "connect_args": {"timeout": BUSY_TIMEOUT_S, "check_same_thread": False}
     }
     if memory:
         kwargs["poolclass"] = StaticPool
@@ -132,7 +132,7 @@ def _enable_wal(cursor: Any) -> None:
     """
     import sqlite3
 
-    deadline = time.monotonic() + _BUSY_TIMEOUT_S
+    deadline = time.monotonic() + BUSY_TIMEOUT_S
     pause = 0.001
     while True:
         try:

@@ -27,6 +27,8 @@ from sparkstacker.journal.convert import (
     require_aware,
 )
 from sparkstacker.journal.core import JournalCore
+from sparkstacker.journal.database import Durability
+from sparkstacker.journal.intent_log import LoggedIntent
 from sparkstacker.journal.prepared import Encoded, PreparedInsert
 from sparkstacker.journal.records import RUN_MODES
 from sparkstacker.journal.sanitize import clean_json
@@ -43,6 +45,7 @@ from sparkstacker.model import (
     utcnow,
 )
 from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy.engine import URL
 
 RUNS, RULE_FILES, STRATEGIES = TABLES["runs"], TABLES["run_rule_files"], TABLES["strategies"]
 ORDERS, INTENTS, EVENTS = TABLES["orders"], TABLES["order_intents"], TABLES["order_events"]
@@ -73,6 +76,8 @@ STRATEGY_ID = select(STRATEGIES.c.id).where(
     STRATEGIES.c.run_id == bindparam("p_run"), STRATEGIES.c.name == bindparam("p_name")
 )
 _IDENTITY = ("venue", "symbol", "side")
+# The intent log exists for SQLite journals only (qmark parameters).
+_OWNER_SQL = "SELECT run_id FROM orders WHERE scope = ? AND client_order_id = ?"
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +100,16 @@ class JournalWrites(JournalCore):
     """Runs, intents, order events, fills, snapshots, funding, risk and hedge-group steps."""
 
     _intent_sql: _IntentStatements | None = None
+
+    def __init__(
+        self, url: str | URL, *, durability: Durability = "full", intent_log: bool = False
+    ) -> None:
+        # Intents committed to the intent log, not yet written to the tables (oldest first),
+        # those written in a transaction not yet committed, and who owns each pending id.
+        self._pending: list[LoggedIntent] = []
+        self._in_flight: list[LoggedIntent] = []
+        self._pending_owner: dict[tuple[str, str], str] = {}
+        super().__init__(url, durability=durability, intent_log=intent_log)
 
     # ---- runs -----------------------------------------------------------------------------------
 
@@ -208,61 +223,170 @@ class JournalWrites(JournalCore):
     def _insert_intent(
         self, run_id: str, order: Order, strategy: str, reason: str | None, what: str
     ) -> None:
-        now = utcnow()
+        scope, strategy_id = self._intent_owner(run_id, strategy, what)
+        if self._intent_log is not None:
+            self._log_intent(run_id, scope, order, strategy, reason)
+            return
+        with self._raw_write(what) as cursor:
+            self._intent_rows(cursor, run_id, scope, strategy_id, order, reason, utcnow())
+
+    def _intent_owner(self, run_id: str, strategy: str, what: str) -> tuple[str, int | None]:
+        """The run's scope and the strategy's row id (created on first use), cached."""
         scope = self._scopes.get(run_id)
         strategy_id = self._strategies.get((run_id, strategy)) if strategy else None
         if scope is None or (strategy and strategy_id is None):
-            # First intent of a run or strategy: resolve (or create) their rows once.
             with self._write(what) as conn:
                 scope = self._scope(conn, run_id)
                 if strategy:
                     strategy_id = self._strategy_id(conn, run_id, strategy)
             if strategy_id is not None:
                 self._strategies[(run_id, strategy)] = strategy_id
+        assert scope is not None
+        return scope, strategy_id
+
+    def _intent_rows(
+        self,
+        cursor: Any,
+        run_id: str,
+        scope: str,
+        strategy_id: int | None,
+        order: Order,
+        reason: str | None,
+        recorded_at: datetime,
+    ) -> None:
+        """The intent's three rows (orders, its first order_events row, order_intents)."""
         statements = self._intent_statements()
         snapshot = Encoded(order.model_dump_json())
-        with self._raw_write(what) as cursor:
-            cursor.execute(
-                statements.order.sql,
-                statements.order.params(
-                    {"run_id": run_id, "scope": scope, "version": 1, **order_columns(order)}
-                ),
+        cursor.execute(
+            statements.order.sql,
+            statements.order.params(
+                {"run_id": run_id, "scope": scope, "version": 1, **order_columns(order)}
+            ),
+        )
+        order_pk = cursor.fetchone()[0]
+        cursor.execute(
+            statements.event.sql,
+            statements.event.params(
+                {
+                    "run_id": run_id,
+                    "order_id": order_pk,
+                    "seq": 1,
+                    "client_order_id": order.client_order_id,
+                    "kind": OrderEventKind.INTENT.value,
+                    "status": order.status.value,
+                    "venue_status": None,
+                    "reason": reason,
+                    "fill_id": None,
+                    "timestamp": order.created_at,
+                    "recorded_at": recorded_at,
+                    "order": snapshot,
+                    "fill": None,
+                }
+            ),
+        )
+        cursor.execute(
+            statements.intent.sql,
+            statements.intent.params(
+                {
+                    "run_id": run_id,
+                    "order_id": order_pk,
+                    "strategy_id": strategy_id,
+                    "client_order_id": order.client_order_id,
+                    "reason": reason,
+                    "order": snapshot,
+                    "recorded_at": recorded_at,
+                }
+            ),
+        )
+
+    # ---- the intent log (SQLite journals of paper and live runs) ------------------------------
+
+    def _log_intent(
+        self, run_id: str, scope: str, order: Order, strategy: str, reason: str | None
+    ) -> None:
+        """Refuse a reused client order id now, then commit the intent to the log."""
+        assert self._intent_log is not None
+        cloid = order.client_order_id
+        owner = self._pending_owner.get((scope, cloid))
+        now = utcnow()
+        log_id = None
+        if owner is None:
+            log_id = self._intent_log.append(run_id, scope, order, strategy, reason, now)
+        if log_id is None:
+            if owner is None:
+                with self._read(f"look up client order id {cloid}") as session:
+                    owner = session.execute(
+                        ORDER_OWNER, {"p_scope": scope, "p_cloid": cloid}
+                    ).scalar()
+            raise JournalError(
+                f"client order id {cloid} was already journaled (run {owner}); "
+                "a client order id must never be reused"
             )
-            order_pk = cursor.fetchone()[0]
-            cursor.execute(
-                statements.event.sql,
-                statements.event.params(
-                    {
-                        "run_id": run_id,
-                        "order_id": order_pk,
-                        "seq": 1,
-                        "client_order_id": order.client_order_id,
-                        "kind": OrderEventKind.INTENT.value,
-                        "status": order.status.value,
-                        "venue_status": None,
-                        "reason": reason,
-                        "fill_id": None,
-                        "timestamp": order.created_at,
-                        "recorded_at": now,
-                        "order": snapshot,
-                        "fill": None,
-                    }
-                ),
-            )
-            cursor.execute(
-                statements.intent.sql,
-                statements.intent.params(
-                    {
-                        "run_id": run_id,
-                        "order_id": order_pk,
-                        "strategy_id": strategy_id,
-                        "client_order_id": order.client_order_id,
-                        "reason": reason,
-                        "order": snapshot,
-                        "recorded_at": now,
-                    }
-                ),
-            )
+        self._pending.append(LoggedIntent(log_id, run_id, strategy, reason, now, order))
+        self._pending_owner[(scope, cloid)] = run_id
+
+    def _has_pending(self) -> bool:
+        return bool(self._pending)
+
+    def _flush_pending(self, connection: Connection) -> None:
+        batch = list(self._pending)
+        cursor = connection.connection.cursor()
+        try:
+            for entry in batch:
+                scope, strategy_id = self._scopes[entry.run_id], None
+                cursor.execute(_OWNER_SQL, (scope, entry.order.client_order_id))
+                if cursor.fetchone() is not None:
+                    continue  # already put back from the log by another process opening it
+                if entry.strategy:
+                    strategy_id = self._strategies.get((entry.run_id, entry.strategy))
+                self._intent_rows(
+                    cursor,
+                    entry.run_id,
+                    scope,
+                    strategy_id,
+                    entry.order,
+                    entry.reason,
+                    entry.recorded_at,
+                )
+        finally:
+            cursor.close()
+        del self._pending[: len(batch)]
+        self._in_flight.extend(batch)
+
+    def _pending_committed(self, committed: bool) -> None:
+        flight, self._in_flight = self._in_flight, []
+        if not flight:
+            return
+        if not committed:
+            self._pending[:0] = flight
+            return
+        for entry in flight:
+            self._pending_owner.pop((self._scopes[entry.run_id], entry.order.client_order_id))
+        if self._intent_log is not None:
+            self._intent_log.forget(flight[-1].log_id)
+
+    def _replay_intent_log(self) -> None:
+        assert self._intent_log is not None
+        entries = self._intent_log.entries()
+        if not entries:
+            return
+        with self._write("put logged order intents back into the journal") as conn:
+            missing = []
+            for entry in entries:
+                scope = self._scope(conn, entry.run_id)
+                if entry.strategy:
+                    self._strategies[(entry.run_id, entry.strategy)] = self._strategy_id(
+                        conn, entry.run_id, entry.strategy
+                    )
+                cloid = entry.order.client_order_id
+                known = conn.execute(ORDER_OWNER, {"p_scope": scope, "p_cloid": cloid})
+                if known.scalar() is None and (scope, cloid) not in self._pending_owner:
+                    missing.append(entry)
+                    self._pending_owner[(scope, cloid)] = entry.run_id
+            self._pending.extend(missing)
+            self._flush_pending(conn)
+        self._pending_committed(True)
+        self._intent_log.forget(entries[-1].log_id, now=True)
 
     def _intent_statements(self) -> _IntentStatements:
         if self._intent_sql is None:

@@ -180,7 +180,10 @@ class Runtime:
             plans = list(self.rules.compiled.strategies)
             try:
                 await build_venues(self, plans)
-                self.journal = Journal(self.options.db or self.settings.db, durability="full")
+                # The intent log keeps the order request's wait to one small fsync (SQLite).
+                self.journal = Journal(
+                    self.options.db or self.settings.db, durability="full", intent_log=True
+                )
                 return await self._trade(plans)
             finally:
                 for venue in self.paper.values():

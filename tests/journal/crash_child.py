@@ -1,8 +1,8 @@
 """Child process for the durability tests: journals something, then dies by SIGKILL.
 
-Usage: ``python crash_child.py URL SCENARIO ORDER_JSON [COUNT]``. SIGKILL runs no cleanup: no
-atexit, no finally, no connection close, so what the parent finds afterwards is exactly what was
-committed. The ``writer`` scenario exits normally after writing COUNT orders.
+Usage: ``python crash_child.py URL [logged_]SCENARIO ORDER_JSON [COUNT]``. SIGKILL runs no
+cleanup: no atexit, no finally, no connection close, so what the parent finds afterwards is
+exactly what was committed. The ``writer`` scenario exits normally after writing COUNT orders.
 """
 
 from __future__ import annotations
@@ -34,7 +34,10 @@ def step(journal: Journal, run_id: str, order: Order, kind: OrderEventKind, **kw
 def main() -> None:
     url, scenario, order_json = sys.argv[1:4]
     order = Order.model_validate_json(order_json)
-    journal = Journal(url)
+    # ``logged_<scenario>``: the journal a paper/live run opens (intents go to the intent log)
+    logged = scenario.startswith("logged_")
+    scenario = scenario.removeprefix("logged_")
+    journal = Journal(url, intent_log=logged)
     run_id = journal.start_run("live", [], {"scenario": scenario})
     later = order.created_at + timedelta(seconds=1)
     if scenario == "writer":

@@ -36,11 +36,14 @@ def killed(result: subprocess.CompletedProcess[str]) -> None:
     assert result.returncode == -signal.SIGKILL, result.stderr
 
 
+@pytest.mark.parametrize("scenario", ["intent", "logged_intent"])
 def test_intent_survives_sigkill_right_after_record_intent(
-    journal_url: str, make_order: Callable[..., Order]
+    journal_url: str, make_order: Callable[..., Order], scenario: str
 ) -> None:
+    """``logged_intent``: the intent was only in the intent log (the tables get it with the
+    next write, which never came); opening the journal puts it back."""
     order = make_order("crash-1", leverage="3", annotations={"why": "breakout"})
-    killed(run_child(journal_url, "intent", order))
+    killed(run_child(journal_url, scenario, order))
 
     with Journal(journal_url) as journal:
         pending = journal.unacknowledged_intents()

@@ -22,10 +22,11 @@ Configurations, so the numbers say where the time goes:
   library's ``sqlite3`` (WAL, ``synchronous=FULL``) on the same disk, per order — what any durable
   write-ahead step costs on this machine before our code adds anything.
 
-    python benchmarks/bench_latency.py [--bars 2000] [--write-results]
+    python benchmarks/bench_latency.py [--bars 2000] [--repeats 3] [--write-results]
 
-Prints p50 / p99 / max per configuration and, with ``--write-results``, adds a section to
-benchmarks/RESULTS.md (other sections are kept).
+Prints p50 / p99 / max per configuration (the median of ``--repeats`` runs, and the spread of
+the runs' p99) and, with ``--write-results``, adds a section to benchmarks/RESULTS.md (other
+sections are kept).
 """
 
 from __future__ import annotations
@@ -195,28 +196,43 @@ def commit_floor_samples(count: int, path: Path) -> list[float]:
         connection.close()
 
 
-def row(name: str, samples: list[float]) -> dict[str, Any]:
-    ms = [s * 1000 for s in samples]
+def row(name: str, runs: list[list[float]]) -> dict[str, Any]:
+    """One configuration over one or more runs: the median run's p50 and p99, the spread of
+    the runs' p99 (a shared VM's disk and caches vary from run to run), max over all."""
+    per_run = [[s * 1000 for s in samples] for samples in runs]
+    p99s = [percentile(ms, 99) for ms in per_run]
     return {
         "configuration": name,
-        "orders": len(ms),
-        "p50_ms": percentile(ms, 50),
-        "p99_ms": percentile(ms, 99),
-        "max_ms": max(ms),
-        "mean_ms": statistics.fmean(ms),
+        "orders": sum(len(ms) for ms in per_run),
+        "runs": len(per_run),
+        "p50_ms": statistics.median(percentile(ms, 50) for ms in per_run),
+        "p99_ms": statistics.median(p99s),
+        "p99_low": min(p99s),
+        "p99_high": max(p99s),
+        "max_ms": max(max(ms) for ms in per_run),
+        "mean_ms": statistics.fmean(x for ms in per_run for x in ms),
     }
 
 
 def table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| configuration | orders | p50 ms | p99 ms | max ms | mean ms | p99 < 1 ms |",
-        "|---|---|---|---|---|---|---|",
+        "| configuration | runs | orders | p50 ms | p99 ms | p99 of each run ms | max ms | "
+        "mean ms | p99 < 1 ms |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
     for r in rows:
-        met = "met" if r["p99_ms"] < TARGET_P99_MS else "NOT met"
+        if r["p99_high"] < TARGET_P99_MS:
+            met = "met in every run"
+        elif r["p99_ms"] < TARGET_P99_MS:
+            met = "met (median run), not in every run"
+        else:
+            met = "NOT met"
+        spread = (
+            f"{r['p99_low']:.3f} – {r['p99_high']:.3f}" if r["runs"] > 1 else f"{r['p99_ms']:.3f}"
+        )
         lines.append(
-            f"| {r['configuration']} | {r['orders']} | {r['p50_ms']:.3f} | {r['p99_ms']:.3f} | "
-            f"{r['max_ms']:.3f} | {r['mean_ms']:.3f} | {met} |"
+            f"| {r['configuration']} | {r['runs']} | {r['orders']} | {r['p50_ms']:.3f} | "
+            f"{r['p99_ms']:.3f} | {spread} | {r['max_ms']:.3f} | {r['mean_ms']:.3f} | {met} |"
         )
     return "\n".join(lines)
 
@@ -235,6 +251,9 @@ def write_results(text: str) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--bars", type=int, default=2000)
+    parser.add_argument(
+        "--repeats", type=int, default=3, help="runs per configuration (fresh journal each)"
+    )
     parser.add_argument("--write-results", action="store_true")
     args = parser.parse_args()
     os.environ.setdefault("SPARKSTACKER_DISABLE_PLUGIN_AUTOLOAD", "1")
@@ -246,38 +265,41 @@ def main() -> None:
         store = work / "store"
         ensure_sample(CandleStore(store), "hyperliquid", ("ETH-USD",))
         rows = []
-        whole_mem: list[float] = []
-        whole_disk: list[float] = []
+        whole_mem: list[list[float]] = []
+        whole_disk: list[list[float]] = []
+
+        def runtime(db: str, folder: Path, whole: list[list[float]]) -> list[float]:
+            folder.mkdir()
+            whole.append([])
+            return runtime_samples(args.bars, store, db, folder, whole[-1])
+
         for name, runner in (
-            ("engine only (no journal, no logs)", lambda: engine_samples(args.bars, store)),
+            ("engine only (no journal, no logs)", lambda n: engine_samples(args.bars, store)),
             (
                 "runtime, journal in memory",
-                lambda: runtime_samples(args.bars, store, "sqlite://", work / "mem", whole_mem),
+                lambda n: runtime("sqlite://", work / f"mem{n}", whole_mem),
             ),
             (
                 "runtime, journal on disk (SQLite WAL, fsync)",
-                lambda: runtime_samples(
-                    args.bars,
-                    store,
-                    f"sqlite:///{work / 'disk' / 'j.db'}",
-                    work / "disk",
-                    whole_disk,
+                lambda n: runtime(
+                    f"sqlite:///{work / f'disk{n}' / 'j.db'}", work / f"disk{n}", whole_disk
                 ),
             ),
             (
                 "one bare SQLite commit (WAL, fsync), not the engine",
-                lambda: commit_floor_samples(args.bars, work / "disk" / "floor.db"),
+                lambda n: commit_floor_samples(args.bars, work / f"floor{n}.db"),
             ),
         ):
-            (work / "mem").mkdir(exist_ok=True)
-            (work / "disk").mkdir(exist_ok=True)
-            started = time.perf_counter()
-            samples = runner()
-            print(
-                f"{name}: {len(samples)} orders in {time.perf_counter() - started:.1f} s",
-                file=sys.stderr,
-            )
-            rows.append(row(name, samples))
+            runs = []
+            for number in range(args.repeats):
+                started = time.perf_counter()
+                runs.append(runner(number))
+                print(
+                    f"{name} (run {number + 1}/{args.repeats}): {len(runs[-1])} orders in "
+                    f"{time.perf_counter() - started:.1f} s",
+                    file=sys.stderr,
+                )
+            rows.append(row(name, runs))
         rows[-1:-1] = [
             row("runtime, journal in memory, whole bar (paper venues included)", whole_mem),
             row("runtime, journal on disk, whole bar (paper venues included)", whole_disk),
@@ -293,9 +315,12 @@ def main() -> None:
         )
         write_results(
             f"## Order latency\n\n"
-            f"Measured by `benchmarks/bench_latency.py --bars {args.bars}` on {stamp} "
-            f"({machine}): market-data event (a 1m bar received by the engine) → the venue's "
-            f"`submit` call, for a strategy that flips on every bar, on the simulated venue.\n\n"
+            f"Measured by `benchmarks/bench_latency.py --bars {args.bars} --repeats "
+            f"{args.repeats}` on {stamp} ({machine}): market-data event (a 1m bar received by "
+            f"the engine) → the venue's `submit` call, for a strategy that flips on every bar, "
+            f"on the simulated venue. Each configuration ran {args.repeats} times (a fresh "
+            "journal each time); p50 and p99 are the median run's, and the spread of the runs' "
+            "p99 is shown because this shared VM's disk and caches vary from run to run.\n\n"
             f"{text}\n\n"
             "Target: p99 < 1 ms (issue [runtime] point 7). The window starts when the engine "
             "receives the bar, after the paper venues' open phase (the simulated exchange "
@@ -303,12 +328,13 @@ def main() -> None:
             'done remotely); the "whole bar" rows time the same orders from before that '
             "phase. Inside the window: the previous order's fill applied (positions, "
             "accounting), the strategy's decision, pre-trade risk, and the new order's intent "
-            "committed before `submit` is called. The other journal appends (the fill, its "
-            "order events, the `submitted` step), orders.log and the metrics run after the "
-            "bar's requests left (docs/runtime.md). The last row "
-            f"is the disk alone: one bare durable commit takes p50 {floor['p50_ms']:.3f} ms, "
-            f"p99 {floor['p99_ms']:.3f} ms here, so the rest of the journaled rows' time is the "
-            "intent commit's own SQL work and the engine's."
+            "committed (three rows, prepared INSERTs, one fsync) before `submit` is called. "
+            "The other journal appends (the fill, its order events, the `submitted` step, the "
+            "signal) share one transaction after the bar's requests left, with orders.log and "
+            "the metrics (docs/runtime.md). The last row "
+            f"is the disk alone: one bare durable commit of one row takes p50 "
+            f"{floor['p50_ms']:.3f} ms, p99 {floor['p99_ms']:.3f} ms here; the intent's "
+            "commit writes about 15 pages (three rows and their indexes), not one."
         )
 
 

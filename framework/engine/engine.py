@@ -463,9 +463,15 @@ class Engine:
         self.events.funding_events += 1
         self.events.funding_paid += payment
         self.events.funding.append((event.timestamp, event.venue, symbol, rate, payment))
-        if self.journal is not None:
-            self.journal.record_funding(
-                self.run.run_id, event.venue, symbol, event.timestamp, rate, payment
+        if self.journal is not None:  # with the bar's other deferred appends
+            self.orders.later(
+                self.journal.record_funding,
+                self.run.run_id,
+                event.venue,
+                symbol,
+                event.timestamp,
+                rate,
+                payment,
             )
 
     def _on_liquidation(self, event: VenueEvent) -> None:

@@ -234,7 +234,11 @@ class OrderManager:
 
     def queued(self) -> list[OrderEvent]:
         """The order events waiting for the end of the current deferral block (oldest first)."""
-        return [args[0] for _, args in self._deferred or () if isinstance(args[0], OrderEvent)]
+        return [
+            self._event(*args)
+            for work, args in self._deferred or ()
+            if getattr(work, "__func__", None) is OrderManager._publish
+        ]
 
     def later(self, work: Callable[..., Any], *args: Any) -> None:
         """Run ``work(*args)`` now, or when the current deferral block ends (in order)."""
@@ -498,18 +502,34 @@ class OrderManager:
         at: datetime | None = None,
         journal: bool = True,
     ) -> None:
-        event = OrderEvent(
-            kind=kind,
-            order=order,
-            timestamp=at or self.clock.now(),
-            reason=reason,
-            fill=fill,
-            run_id=self.run_id,
-        )
-        self.later(self._publish, event, journal)
+        # The event object is built when it is published (after the bar's requests left,
+        # when deferring): only its time is taken now.
+        self.later(self._publish, kind, order, reason, fill, at or self.clock.now(), journal)
 
-    def _publish(self, event: OrderEvent, journal: bool) -> None:
+    def _event(
+        self,
+        kind: OrderEventKind,
+        order: Order,
+        reason: str | None,
+        fill: Fill | None,
+        at: datetime,
+        _journal: bool = True,
+    ) -> OrderEvent:
+        return OrderEvent(
+            kind=kind, order=order, timestamp=at, reason=reason, fill=fill, run_id=self.run_id
+        )
+
+    def _publish(
+        self,
+        kind: OrderEventKind,
+        order: Order,
+        reason: str | None,
+        fill: Fill | None,
+        at: datetime,
+        journal: bool,
+    ) -> None:
         """Journal one lifecycle step (unless it is the intent) and hand it to the plugins."""
+        event = self._event(kind, order, reason, fill, at)
         if journal and self.journal is not None:
             self.journal.record_order_event(self.run_id, event)
         self.hooks.on_order_event(event=event)

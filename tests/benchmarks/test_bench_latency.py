@@ -66,3 +66,18 @@ def test_the_commit_floor_commits_one_durable_row_per_order(tmp_path: Path) -> N
     with sqlite3.connect(tmp_path / "floor.db") as connection:
         assert connection.execute("SELECT COUNT(*) FROM intents").fetchone() == (12,)
         assert connection.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_a_row_reports_the_median_run_and_the_spread_of_p99() -> None:
+    fast = [0.0001] * 98 + [0.0005] * 2  # p99 0.5 ms
+    slow = [0.0002] * 98 + [0.0020] * 2  # p99 2 ms
+    middle = [0.00015] * 98 + [0.0009] * 2  # p99 0.9 ms
+    r = bench_latency.row("x", [fast, slow, middle])
+    assert (r["runs"], r["orders"]) == (3, 300)
+    assert r["p99_ms"] == pytest.approx(0.9)
+    assert (r["p99_low"], r["p99_high"]) == (pytest.approx(0.5), pytest.approx(2.0))
+    assert r["max_ms"] == pytest.approx(2.0)
+    text = bench_latency.table([r, bench_latency.row("y", [fast])])
+    assert "| x | 3 | 300 | 0.150 | 0.900 | 0.500 – 2.000 |" in text
+    assert "met (median run), not in every run" in text
+    assert text.splitlines()[-1].endswith("| met in every run |")

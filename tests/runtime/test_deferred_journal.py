@@ -178,6 +178,31 @@ def test_the_journal_receives_the_same_events_in_the_same_order(
     assert (orders, fills, steps) == journal_record(direct)
 
 
+def _signals_and_funding(run: PaperRun) -> tuple[list[Any], list[Any]]:
+    with Journal(run.db, durability="fast") as journal, journal.engine.connect() as conn:
+        signals = conn.exec_driver_sql(
+            "SELECT direction, accepted, decision_reason, timestamp FROM signals "
+            "WHERE run_id = ? ORDER BY id",
+            (run.run_id,),
+        ).all()
+        funding = conn.exec_driver_sql(
+            "SELECT venue, symbol, timestamp, rate, payment FROM funding_payments "
+            "WHERE run_id = ? ORDER BY id",
+            (run.run_id,),
+        ).all()
+    return [tuple(r) for r in signals], [tuple(r) for r in funding]
+
+
+def test_signals_and_funding_are_journaled_the_same_after_the_bar(
+    runs: tuple[PaperRun, PaperRun],
+) -> None:
+    deferred, direct = runs
+    signals, funding = _signals_and_funding(deferred)
+    assert signals, "the run should decide"
+    assert funding, "hourly funding should be paid over the run"
+    assert (signals, funding) == _signals_and_funding(direct)
+
+
 def test_orders_log_receives_the_same_lines_in_the_same_order(
     runs: tuple[PaperRun, PaperRun],
 ) -> None:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 import pluggy
 from sparkstacker.engine.clock import Clock
@@ -111,6 +111,16 @@ class _Tracked:
             self.seen_fills = (*seen, fill_id) if len(seen) < 8 else {*seen, fill_id}
         else:
             seen.add(fill_id)  # type: ignore[union-attr]
+
+
+class _Step(NamedTuple):
+    """An order lifecycle step waiting to be published (see ``OrderManager.deferring``)."""
+
+    kind: OrderEventKind
+    order: Order
+    reason: str | None
+    fill: Fill | None
+    at: datetime
 
 
 class OrderManager:
@@ -235,7 +245,7 @@ class OrderManager:
     def queued(self) -> list[OrderEvent]:
         """The order events waiting for the end of the current deferral block (oldest first)."""
         return [
-            self._event(*args)
+            self._event(args[0])
             for work, args in self._deferred or ()
             if getattr(work, "__func__", None) is OrderManager._publish
         ]
@@ -504,32 +514,22 @@ class OrderManager:
     ) -> None:
         # The event object is built when it is published (after the bar's requests left,
         # when deferring): only its time is taken now.
-        self.later(self._publish, kind, order, reason, fill, at or self.clock.now(), journal)
+        step = _Step(kind, order, reason, fill, at or self.clock.now())
+        self.later(self._publish, step, journal)
 
-    def _event(
-        self,
-        kind: OrderEventKind,
-        order: Order,
-        reason: str | None,
-        fill: Fill | None,
-        at: datetime,
-        _journal: bool = True,
-    ) -> OrderEvent:
+    def _event(self, step: _Step) -> OrderEvent:
         return OrderEvent(
-            kind=kind, order=order, timestamp=at, reason=reason, fill=fill, run_id=self.run_id
+            kind=step.kind,
+            order=step.order,
+            timestamp=step.at,
+            reason=step.reason,
+            fill=step.fill,
+            run_id=self.run_id,
         )
 
-    def _publish(
-        self,
-        kind: OrderEventKind,
-        order: Order,
-        reason: str | None,
-        fill: Fill | None,
-        at: datetime,
-        journal: bool,
-    ) -> None:
+    def _publish(self, step: _Step, journal: bool) -> None:
         """Journal one lifecycle step (unless it is the intent) and hand it to the plugins."""
-        event = self._event(kind, order, reason, fill, at)
+        event = self._event(step)
         if journal and self.journal is not None:
             self.journal.record_order_event(self.run_id, event)
         self.hooks.on_order_event(event=event)

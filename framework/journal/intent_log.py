@@ -14,6 +14,7 @@ The file sits next to the journal: ``spark_stacker.db`` → ``spark_stacker.db-i
 from __future__ import annotations
 
 import sqlite3
+import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -24,6 +25,7 @@ from sparkstacker.model import Order
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS intents (
     id INTEGER PRIMARY KEY,
+    writer TEXT NOT NULL,
     run_id TEXT NOT NULL,
     strategy TEXT NOT NULL,
     reason TEXT,
@@ -51,10 +53,12 @@ class LoggedIntent:
 
 
 class IntentLog:
-    """Append (fsynced), list, forget. One writer process at a time (the journal's owner)."""
+    """Append (fsynced), list, forget. Several journals (two runs sharing one database) may
+    log at once: each forgets only its own entries, so none drops another's unwritten one."""
 
     def __init__(self, path: Path, journal: Path, *, busy_timeout_s: float = 30.0) -> None:
         self.path = path
+        self.writer = uuid.uuid4().hex
         self._forgettable = 0  # highest id whose rows the journal's tables hold
         self._forgotten = 0
         try:
@@ -91,10 +95,11 @@ class IntentLog:
         nothing, when the journal's orders already hold its client order id in ``scope``."""
         try:
             cursor = self._db.execute(
-                "INSERT INTO intents (run_id, strategy, reason, recorded_at, order_json) "
-                "SELECT ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM journal.orders "
+                "INSERT INTO intents (writer, run_id, strategy, reason, recorded_at, order_json) "
+                "SELECT ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM journal.orders "
                 "WHERE scope = ? AND client_order_id = ?)",
                 (
+                    self.writer,
                     run_id,
                     strategy,
                     reason,
@@ -132,18 +137,25 @@ class IntentLog:
             for row in rows
         ]
 
-    def forget(self, up_to: int, *, now: bool = False) -> None:
-        """The journal's tables hold every intent up to ``up_to`` (committed): they may go."""
+    def forget(self, up_to: int, *, now: bool = False, everyone: bool = False) -> None:
+        """The journal's tables hold every intent this log wrote up to ``up_to`` (committed):
+        they may go. ``everyone``: every writer's entries up to ``up_to`` (after putting them
+        back at open)."""
         self._forgettable = max(self._forgettable, up_to)
         if not now and self._forgettable - self._forgotten < FORGET_EVERY:
             return
         if self._forgettable <= self._forgotten:
             return
+        # The newest forgotten row stays: SQLite numbers a new row after the largest id in
+        # the table, so ids never repeat (AUTOINCREMENT would write one more page per intent).
+        # Putting it back later is harmless: its order is in the tables.
+        params: tuple[object, ...]
+        if everyone:
+            where, params = "id < ?", (self._forgettable,)
+        else:
+            where, params = "writer = ? AND id < ?", (self.writer, self._forgettable)
         try:
-            # The newest forgotten row stays: SQLite numbers a new row after the largest id in
-            # the table, so ids never repeat (AUTOINCREMENT would write one more page per
-            # intent). Replaying it is harmless: its order is in the tables.
-            self._db.execute("DELETE FROM intents WHERE id < ?", (self._forgettable,))
+            self._db.execute(f"DELETE FROM intents WHERE {where}", params)
             self._db.execute("PRAGMA main.wal_checkpoint(PASSIVE)")  # not the journal's
         except sqlite3.Error as exc:
             raise JournalError(f"could not trim the intent log {self.path}: {exc}") from exc

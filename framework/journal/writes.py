@@ -386,7 +386,7 @@ class JournalWrites(JournalCore):
             self._pending.extend(missing)
             self._flush_pending(conn)
         self._pending_committed(True)
-        self._intent_log.forget(entries[-1].log_id, now=True)
+        self._intent_log.forget(entries[-1].log_id, now=True, everyone=True)
 
     def _intent_statements(self) -> _IntentStatements:
         if self._intent_sql is None:

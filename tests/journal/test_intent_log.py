@@ -154,3 +154,31 @@ def test_any_order_round_trips_through_the_log(
         assert (entry.order, entry.recorded_at, entry.reason) == (order, at, "why")
     finally:
         log.close()
+
+
+def test_two_runs_sharing_a_journal_never_drop_each_others_unwritten_intents(
+    db: Path, make_order: Callable[..., Order]
+) -> None:
+    first = Journal(f"sqlite:///{db}", intent_log=True)
+    second = Journal(f"sqlite:///{db}", intent_log=True)
+    try:
+        run_a = first.start_run("paper", [], {})
+        run_b = second.start_run("live", [], {})
+        first.record_intent(run_a, make_order("a-only-logged"), strategy="a")
+        for number in range(FORGET_EVERY + 5):  # the second run writes and trims its own
+            second.record_intent(run_b, make_order(f"b{number}"), strategy="b")
+            with second.batch():
+                pass
+        assert first._intent_log is not None
+        writer = first._intent_log.writer
+        still = _count(log_path(db), f"SELECT COUNT(*) FROM intents WHERE writer = '{writer}'")
+        assert still == 1
+        assert _logged(db) < FORGET_EVERY  # the second run's entries did go
+    finally:
+        second.close()
+        first._intent_log.close()  # type: ignore[union-attr]  # dies: nothing written
+        first._intent_log = None
+        first._pending.clear()
+        first.close()
+    with Journal(f"sqlite:///{db}") as reopened:
+        assert reopened.order("a-only-logged") is not None

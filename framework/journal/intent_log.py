@@ -13,6 +13,7 @@ The file sits next to the journal: ``spark_stacker.db`` → ``spark_stacker.db-i
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import uuid
 from dataclasses import dataclass
@@ -21,6 +22,8 @@ from pathlib import Path
 
 from sparkstacker.errors import JournalError
 from sparkstacker.model import Order
+
+log = logging.getLogger(__name__)
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS intents (
@@ -162,4 +165,11 @@ class IntentLog:
         self._forgotten = self._forgettable
 
     def close(self) -> None:
-        self._db.close()
+        """Trim what is written (best effort: what stays is put back harmlessly) and close."""
+        try:
+            if self._forgettable > self._forgotten:
+                self.forget(self._forgettable, now=True)
+        except JournalError as exc:
+            log.warning("%s (its entries are put back harmlessly at the next open)", exc)
+        finally:
+            self._db.close()

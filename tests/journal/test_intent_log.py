@@ -122,6 +122,8 @@ def test_the_log_is_trimmed_once_its_intents_are_in_the_tables(
             pass  # the runtime's end-of-bar transaction
     assert _orders_in_tables(db) == FORGET_EVERY + 10
     assert _logged(db) <= 11
+    logged.close()
+    assert _logged(db) == 1  # the newest entry stays (ids never repeat)
 
 
 def test_a_journal_without_the_log_and_a_memory_journal_write_intents_directly(

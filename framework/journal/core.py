@@ -107,9 +107,8 @@ class JournalCore:
         """Write what is pending, release every connection; the journal cannot be used
         afterwards. (Intents that could not be written stay in the intent log.)"""
         try:
-            if self._intent_log is not None and self._has_pending():
-                with self._write("write the logged order intents before closing"):
-                    pass
+            if self._intent_log is not None:
+                self._write_pending("write the logged order intents before closing")
         finally:
             if self._intent_log is not None:
                 self._intent_log.close()
@@ -183,21 +182,28 @@ class JournalCore:
             except SQLAlchemyError as exc:
                 raise JournalError(f"could not {what}: {describe(exc)}") from exc
             return
+        self._write_pending(what, urgent=urgent)
         try:
-            if self._has_pending():
-                flushed = False
-                try:
-                    with self._writer.begin() as connection:
-                        self._flush_pending(connection)
-                    flushed = True
-                finally:
-                    self._pending_committed(flushed)
-                self._committed(urgent)
             with self._writer.begin() as connection:
                 yield connection
             self._committed(urgent)
         except SQLAlchemyError as exc:
             raise JournalError(f"could not {what}: {describe(exc)}") from exc
+
+    def _write_pending(self, what: str, *, urgent: bool = False) -> None:
+        """Commit the logged intents still missing from the tables (outside a batch)."""
+        if not self._has_pending():
+            return
+        flushed = False
+        try:
+            with self._writer.begin() as connection:
+                self._flush_pending(connection)
+            flushed = True
+        except SQLAlchemyError as exc:
+            raise JournalError(f"could not {what}: {describe(exc)}") from exc
+        finally:
+            self._pending_committed(flushed)
+        self._committed(urgent)
 
     # Order intents logged (see ``intent_log``) but not yet in the tables: ``JournalWrites``
     # keeps them and writes them before any other write or read.
@@ -270,9 +276,8 @@ class JournalCore:
 
     @contextmanager
     def _read(self, what: str) -> Iterator[Session]:
-        if self._has_pending() and self._batch is None:
-            with self._write(f"{what} (write the logged order intents first)"):
-                pass
+        if self._batch is None:
+            self._write_pending(f"{what} (write the logged order intents first)")
         try:
             with Session(self._engine, expire_on_commit=False) as session:
                 yield session

@@ -104,6 +104,7 @@ def test_fill_prices_are_round_price(case, up: bool) -> None:  # type: ignore[no
     grid, out, undecided = _kernel_prices(instrument, array, bps, up)
     mode = "up" if up else "down"
     skipped = set(undecided.tolist())
+    to_next_decade = set()  # rounding reached the next power of ten: the increment changes
     for i, ref in enumerate(refs):
         raw = ref * (1.0 + bps / 10_000.0) if up else ref * (1.0 - bps / 10_000.0)
         try:
@@ -111,6 +112,8 @@ def test_fill_prices_are_round_price(case, up: bool) -> None:  # type: ignore[no
         except PriceRuleError:  # under the smallest price: the kernel must not decide it
             assert i in skipped
             continue
+        if expected.adjusted() > dec(ref).adjusted() and expected.normalize().as_tuple()[1] == (1,):
+            to_next_decade.add(i)
         if i in skipped:  # left to round_price itself
             continue
         assert out[i] == float(expected), (mode, ref, bps)
@@ -121,7 +124,10 @@ def test_fill_prices_are_round_price(case, up: bool) -> None:  # type: ignore[no
     if bps == 0.0:
         # no slippage: decided by exact float comparisons, except where rounding up reaches a
         # power of ten (the increment changes) or the price is under the tick
-        assert len(skipped) <= 3 + sum(r < float(instrument.tick_size) for r in refs)
+        # (a coarse tick can send many prices of a decade's top there at once: PEPE at 1e-4)
+        assert len(skipped - to_next_decade) <= 3 + sum(
+            r < float(instrument.tick_size) for r in refs
+        )
 
 
 def test_prices_on_the_grid_stay_put_and_others_move_against_the_taker() -> None:

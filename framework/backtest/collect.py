@@ -11,7 +11,7 @@ from __future__ import annotations
 import bisect
 import itertools
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields, make_dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
@@ -33,18 +33,79 @@ if TYPE_CHECKING:
     from sparkstacker.lang.plan import CompiledRules
 
 
+_Key = tuple[str, str, str, str]  # a position's strategy, leg, venue and symbol
+_UNOWNED = "<liquidation>"  # the strategy of a fill no strategy's order made
+
+
 @dataclass(slots=True)
 class _Open:
+    """A position of one strategy leg, from its first fill until it is flat again."""
+
     direction: str
     size: Decimal
     peak: Decimal
     entry_time: Any
+    entry_index: int  # of the fill that opened it
     entry_value: Decimal
     entry_qty: Decimal
     fees: Decimal
     pnl: Decimal
-    funding: Decimal
     entry_bar: int
+
+
+@dataclass(slots=True)
+class _Holding:
+    """One strategy leg's signed position in one market, and its open trip (None when flat)."""
+
+    size: Decimal
+    trip: _Open | None
+
+
+@dataclass(slots=True)
+class _Columns:
+    """The fills' values the equity curve reads, one item per fill, in fill order."""
+
+    symbol: list[str]
+    signed: list[Decimal]
+    price: list[Decimal]
+    fee: list[Decimal]
+
+    @classmethod
+    def of(cls, fills: Sequence[Fill]) -> _Columns:
+        return cls(
+            symbol=[f.symbol for f in fills],
+            signed=[f.signed_size for f in fills],
+            price=[f.price for f in fills],
+            fee=[f.fee for f in fills],
+        )
+
+
+@dataclass(slots=True)
+class _Walk:
+    """What one pass over the fills yields: the round trips, the columns the equity curve
+    reads and the legs that traded."""
+
+    trips: list[RoundTrip]
+    columns: _Columns
+    legs: set[str]
+
+
+# RoundTrip's fields and slots, unfrozen: see _round_trip
+_RoundTripDraft = make_dataclass(
+    "_RoundTripDraft", [(f.name, f.type) for f in fields(RoundTrip)], slots=True
+)
+
+
+def _round_trip(*values: Any) -> RoundTrip:
+    """``RoundTrip(*values)`` (every field, in order) for values this module computed.
+
+    A frozen dataclass sets each field through ``object.__setattr__`` (~3 µs for a round trip,
+    a quarter of a second for 80k trips); this stores them on an unfrozen draft with the same
+    slots and then makes the draft a ``RoundTrip``. The result is a ``RoundTrip`` like any
+    other (same class, slots and values; frozen). Neither way converts or checks a value."""
+    trip = _RoundTripDraft(*values)
+    trip.__class__ = RoundTrip
+    return trip
 
 
 def collect_result(
@@ -61,13 +122,22 @@ def collect_result(
 ) -> BacktestResult:
     orders = engine.orders.all_orders()
     by_id = {o.client_order_id: o for o in orders}
-    fills = _in_time_order(list(engine.orders.fills) + list(engine.events.liquidation_fills))
+    fills, millis = _in_time_order(
+        list(engine.orders.fills) + list(engine.events.liquidation_fills)
+    )
     stamps, closes = timeline(markets)
     funding = [
         FundingPayment(timestamp=ts, venue=venue, symbol=symbol, rate=rate, payment=payment)
         for ts, venue, symbol, rate, payment in engine.events.funding
     ]
-    equity = equity_curve(stamps, closes, *_flows(fills, funding), float(initial_equity))
+    walk = _walk(fills, millis, by_id, sims, stamps, funding)
+    equity = equity_curve(
+        stamps,
+        closes,
+        _fill_arrays(walk.columns, millis),
+        *_payment_arrays(funding),
+        float(initial_equity),
+    )
     venue_equity = sum((s.account_state().equity for s in sims.values()), ZERO)
     if len(equity) and abs(float(venue_equity) - float(equity[-1])) > 1e-6 * max(
         1.0, abs(float(venue_equity))
@@ -76,7 +146,6 @@ def collect_result(
             f"equity curve ends at {equity[-1]:.6f} but the simulated accounts hold "
             f"{venue_equity}; the run's accounting is inconsistent"
         )
-    trades = _round_trips(fills, by_id, sims, stamps, funding)
     return BacktestResult(
         run_id=run_id,
         rule_files=tuple(compiled.files),
@@ -87,10 +156,10 @@ def collect_result(
         equity_by_leg=LazyCurves(
             {
                 leg: _leg_curve(stamps, closes, fills, funding, by_id, sims, leg)
-                for leg in sorted({_fill_leg(f, by_id, sims) for f in fills} | {"main"})
+                for leg in sorted(walk.legs | {"main"})
             }
         ),
-        trades=trades,
+        trades=walk.trips,
         fills=fills,
         orders=orders,
         funding=funding,
@@ -133,18 +202,31 @@ def market_series(market: Any) -> MarketSeries:
     )
 
 
-def _in_time_order(fills: list[Fill]) -> list[Fill]:
-    """Fills by (timestamp, fill id). The engine applies them in time order, so the sort (and
-    its key tuples) is needed only when two fills share a millisecond or a liquidation fill
-    joins them."""
-    previous = None
-    for fill in fills:
-        at = fill.timestamp
-        if previous is not None and at <= previous:
-            fills.sort(key=lambda f: (f.timestamp, f.fill_id))
-            break
-        previous = at
-    return fills
+def _in_time_order(fills: list[Fill]) -> tuple[list[Fill], np.ndarray]:
+    """Fills by (timestamp, fill id), and their times in epoch ms. The engine applies them in
+    time order, so the sort (and its key tuples) is needed only when two fills share a
+    millisecond or a liquidation fill joins them."""
+    millis = _millis(fills)
+    # rising milliseconds imply rising timestamps; only ties need the timestamps themselves
+    if not _rising(millis) and not _rising_times(fills):
+        fills.sort(key=lambda f: (f.timestamp, f.fill_id))
+        millis = _millis(fills)
+    return fills, millis
+
+
+def _millis(fills: Sequence[Fill]) -> np.ndarray:
+    """Each fill's time in epoch ms (``to_millis``)."""
+    return np.fromiter(map(to_millis, [f.timestamp for f in fills]), np.int64, len(fills))
+
+
+def _rising(values: np.ndarray) -> bool:
+    """Whether every value is greater than the one before."""
+    return bool(np.all(values[1:] > values[:-1]))
+
+
+def _rising_times(fills: Sequence[Fill]) -> bool:
+    """Whether every fill's timestamp is later than the one before."""
+    return all(a.timestamp < b.timestamp for a, b in itertools.pairwise(fills))
 
 
 def _leg_curve(
@@ -186,20 +268,37 @@ def _flows(
 ) -> tuple[FlowArrays, np.ndarray, np.ndarray]:
     """Fills as :class:`FlowArrays`, and funding as (epoch ms, payment) arrays."""
     fills = fills if isinstance(fills, list) else list(fills)
+    return (_fill_arrays(_Columns.of(fills), _millis(fills)), *_payment_arrays(funding))
+
+
+def _fill_arrays(columns: _Columns, millis: np.ndarray) -> FlowArrays:
+    """The fills' columns and times (epoch ms) as :class:`FlowArrays`."""
+    names = columns.symbol
+    symbols = tuple(dict.fromkeys(names))  # in order of first appearance
+    if len(symbols) > 1:
+        codes = {symbol: code for code, symbol in enumerate(symbols)}
+        market = np.fromiter(map(codes.__getitem__, names), np.int64, len(names))
+    else:
+        market = np.zeros(len(names), dtype=np.int64)
+    return FlowArrays(
+        stamps=millis,
+        market=market,
+        symbols=symbols,
+        signed=_floats(columns.signed),
+        price=_floats(columns.price),
+        fee=_floats(columns.fee),
+    )
+
+
+def _floats(values: Sequence[Decimal]) -> np.ndarray:
+    """``float(v)`` for each value, as an array."""
+    return np.fromiter(map(float, values), np.float64, len(values))
+
+
+def _payment_arrays(funding: Iterable[FundingPayment]) -> tuple[np.ndarray, np.ndarray]:
+    """Funding as (epoch ms, payment) arrays."""
     funding = funding if isinstance(funding, list) else list(funding)
-    n = len(fills)
-    codes: dict[str, int] = {}
     return (
-        FlowArrays(
-            stamps=np.fromiter((to_millis(f.timestamp) for f in fills), np.int64, n),
-            market=np.fromiter(
-                (codes.setdefault(f.symbol, len(codes)) for f in fills), np.int64, n
-            ),
-            symbols=tuple(codes),
-            signed=np.fromiter((float(f.signed_size) for f in fills), np.float64, n),
-            price=np.fromiter((float(f.price) for f in fills), np.float64, n),
-            fee=np.fromiter((float(f.fee) for f in fills), np.float64, n),
-        ),
         np.fromiter((to_millis(p.timestamp) for p in funding), np.int64, len(funding)),
         np.fromiter((float(p.payment) for p in funding), np.float64, len(funding)),
     )
@@ -282,67 +381,49 @@ def _round_trips(
     funding: Sequence[FundingPayment],
 ) -> list[RoundTrip]:
     """Positions from flat to flat, per strategy leg (a flip closes one and opens the next)."""
+    return _walk(fills, _millis(fills), by_id, sims, timeline, funding).trips
+
+
+def _walk(
+    fills: Sequence[Fill],
+    millis: np.ndarray,
+    by_id: dict[str, Order],
+    sims: dict[str, Any],
+    timeline: np.ndarray,
+    funding: Sequence[FundingPayment],
+) -> _Walk:
+    """:func:`_round_trips` in one pass over the fills (in time order, at ``millis``), which
+    also gathers the columns the equity curve reads."""
     index = _FundingIndex(funding)
     trips: list[RoundTrip] = []
-    open_: dict[tuple[str, str, str, str], _Open] = {}
-    sizes: dict[tuple[str, str, str, str], Decimal] = {}
+    entries: list[int] = []  # the fill that opened each trip, to check their order cheaply
+    holdings: dict[_Key, _Holding] = {}  # in order of each key's first fill
+    columns = _Columns(symbol=[], signed=[], price=[], fee=[])
+    symbols, signed, prices, fees = columns.symbol, columns.signed, columns.price, columns.fee
     # each fill's bar: the first timeline point at or after it, all in one search
-    stamps = np.fromiter((to_millis(f.timestamp) for f in fills), np.int64, len(fills))
-    bars = np.searchsorted(timeline, stamps).astype(np.int64).data  # yields Python ints
-    del stamps
+    bars = np.searchsorted(timeline, millis).tolist()
     buy = Side.BUY
-    for fill, bar in zip(fills, bars, strict=True):
+    for at, (fill, bar) in enumerate(zip(fills, bars, strict=True)):
         order = by_id.get(fill.client_order_id or "")
         if order is None:
-            strategy = "<liquidation>"
-            if fill.is_liquidation:
-                owners = [
-                    k
-                    for k, v in sizes.items()
-                    if v != 0 and k[2] == fill.venue and k[3] == fill.symbol
-                ]
-                strategy = owners[0][0] if owners else strategy
-            key = (strategy, _leg_of_venue(fill.venue, sims), fill.venue, fill.symbol)
+            key = _unowned_key(fill, holdings, sims)
         else:
-            key = (
-                order.strategy or "<liquidation>",
-                order.leg or _leg_of_venue(fill.venue, sims),
-                fill.venue,
-                fill.symbol,
-            )
-        size = sizes.get(key, ZERO)
-        price = fill.price
-        remaining = +fill.size if fill.side is buy else -fill.size  # fill.signed_size
-        fee_per_unit = fill.fee / fill.size
-        while remaining != 0:
-            current = open_.get(key)
-            if current is None or size == 0:
-                take = abs(remaining)
-                open_[key] = _Open(
-                    direction="long" if remaining > 0 else "short",
-                    size=take,
-                    peak=take,
-                    entry_time=fill.timestamp,
-                    entry_value=take * price,
-                    entry_qty=take,
-                    fees=take * fee_per_unit,
-                    pnl=ZERO,
-                    funding=ZERO,
-                    entry_bar=bar,
-                )
-                size += remaining
-                remaining = ZERO
-                continue
-            if (size > 0) == (remaining > 0):
-                take = abs(remaining)
-                current.size += take
-                current.peak = max(current.peak, current.size)
-                current.entry_value += take * price
-                current.entry_qty += take
-                current.fees += take * fee_per_unit
-                size += remaining
-                remaining = ZERO
-                continue
+            venue = fill.venue
+            leg = order.leg or _leg_of_venue(venue, sims)
+            key = (order.strategy or _UNOWNED, leg, venue, fill.symbol)
+        holding = holdings.get(key)
+        if holding is None:
+            holding = holdings[key] = _Holding(size=ZERO, trip=None)
+        price, amount, fee = fill.price, fill.size, fill.fee
+        remaining = +amount if fill.side is buy else -amount  # fill.signed_size
+        symbols.append(key[3])
+        signed.append(remaining)
+        prices.append(price)
+        fees.append(fee)
+        fee_per_unit = fee / amount
+        size, current = holding.size, holding.trip
+        if current is not None and size != 0 and (size > 0) != (remaining > 0):
+            # reduce, close or flip: realise PnL on the part that closes
             closing = min(abs(remaining), abs(size))
             entry_price = current.entry_value / current.entry_qty
             sign = 1 if size > 0 else -1
@@ -353,66 +434,122 @@ def _round_trips(
             size += step
             remaining -= step
             if size == 0:
-                trips.append(_trip(key, current, fill, bar, order, index))
-                del open_[key]
-        sizes[key] = size
-    last = timeline[-1] if len(timeline) else 0
-    for key, current in open_.items():
-        trips.append(
-            RoundTrip(
-                strategy=key[0],
-                leg=key[1],
-                venue=key[2],
-                symbol=key[3],
-                direction=current.direction,
-                size=current.peak,
-                entry_time=current.entry_time,
-                entry_price=current.entry_value / current.entry_qty,
-                exit_time=None,
-                exit_price=None,
-                pnl=current.pnl,
-                fees=current.fees,
-                funding=index.between(key[2], key[3], current.entry_time, from_millis(int(last))),
-                bars_held=len(timeline) - 1 - current.entry_bar,
-            )
-        )
-    if any(a.entry_time >= b.entry_time for a, b in itertools.pairwise(trips)):
+                trips.append(_closed(key, current, entry_price, fill, bar, order, index))
+                entries.append(current.entry_index)
+                current = None
+        if remaining != 0:
+            take = abs(remaining)
+            if current is None or size == 0:
+                current = _Open(
+                    direction="long" if remaining > 0 else "short",
+                    size=take,
+                    peak=take,
+                    entry_time=fill.timestamp,
+                    entry_index=at,
+                    entry_value=take * price,
+                    entry_qty=take,
+                    fees=take * fee_per_unit,
+                    pnl=ZERO,
+                    entry_bar=bar,
+                )
+            else:
+                current.size += take
+                current.peak = max(current.peak, current.size)
+                current.entry_value += take * price
+                current.entry_qty += take
+                current.fees += take * fee_per_unit
+            size += remaining
+        holding.size, holding.trip = size, current
+    _add_still_open(trips, entries, holdings, timeline, index)
+    if not _rising(millis[entries]) and not _rising_entries(trips):
         # not already in entry order (several legs, or entries in one millisecond)
         trips.sort(key=lambda t: (t.entry_time, t.strategy, t.leg))
-    return trips
+    return _Walk(trips=trips, columns=columns, legs={key[1] for key in holdings})
 
 
-def _trip(
-    key: tuple[str, str, str, str],
+def _unowned_key(fill: Fill, holdings: dict[_Key, _Holding], sims: dict[str, Any]) -> _Key:
+    """The position of a fill no order of the run made: a liquidation's is that of the first
+    strategy (by first fill) holding the market, anything else's ``<liquidation>``."""
+    strategy = _UNOWNED
+    if fill.is_liquidation:
+        owners = [
+            k
+            for k, h in holdings.items()
+            if h.size != 0 and k[2] == fill.venue and k[3] == fill.symbol
+        ]
+        strategy = owners[0][0] if owners else strategy
+    return (strategy, _leg_of_venue(fill.venue, sims), fill.venue, fill.symbol)
+
+
+def _rising_entries(trips: Sequence[RoundTrip]) -> bool:
+    """Whether every trip was entered later than the one before."""
+    return all(a.entry_time < b.entry_time for a, b in itertools.pairwise(trips))
+
+
+def _closed(
+    key: _Key,
     current: _Open,
+    entry_price: Decimal,
     fill: Fill,
     bar: int,
     order: Order | None,
     funding: _FundingIndex,
 ) -> RoundTrip:
+    """The round trip ``fill`` closed (``entry_price``: the position's volume-weighted one)."""
     reason = None
     if fill.is_liquidation:
         reason = "liquidation"
     elif order is not None:
         reason = order.annotations.get("reason") or order.reason
-    return RoundTrip(
-        strategy=key[0],
-        leg=key[1],
-        venue=key[2],
-        symbol=key[3],
-        direction=current.direction,
-        size=current.peak,
-        entry_time=current.entry_time,
-        entry_price=current.entry_value / current.entry_qty,
-        exit_time=fill.timestamp,
-        exit_price=fill.price,
-        pnl=current.pnl,
-        fees=current.fees,
-        funding=funding.between(key[2], key[3], current.entry_time, fill.timestamp),
-        bars_held=bar - current.entry_bar,
-        exit_reason=reason,
-        liquidated=fill.is_liquidation,
+    return _round_trip(
+        *key,
+        current.direction,
+        current.peak,
+        current.entry_time,
+        entry_price,
+        fill.timestamp,  # exit_time
+        fill.price,  # exit_price
+        current.pnl,
+        current.fees,
+        funding.between(key[2], key[3], current.entry_time, fill.timestamp),
+        bar - current.entry_bar,  # bars_held
+        reason,  # exit_reason
+        fill.is_liquidation,  # liquidated
     )
+
+
+def _add_still_open(
+    trips: list[RoundTrip],
+    entries: list[int],
+    holdings: dict[_Key, _Holding],
+    timeline: np.ndarray,
+    funding: _FundingIndex,
+) -> None:
+    """Append the trips still open at the end, in the order they opened (funding and bars
+    held up to the last bar)."""
+    end = from_millis(int(timeline[-1] if len(timeline) else 0))
+    still_open = [
+        (h.trip.entry_index, k, h.trip) for k, h in holdings.items() if h.trip is not None
+    ]
+    for _, key, current in sorted(still_open, key=lambda item: item[0]):
+        trips.append(
+            _round_trip(
+                *key,
+                current.direction,
+                current.peak,
+                current.entry_time,
+                current.entry_value / current.entry_qty,  # entry_price
+                None,  # exit_time
+                None,  # exit_price
+                current.pnl,
+                current.fees,
+                funding.between(key[2], key[3], current.entry_time, end),
+                len(timeline) - 1 - current.entry_bar,  # bars_held
+                None,  # exit_reason
+                False,  # liquidated
+            )
+        )
+        entries.append(current.entry_index)
 
 
 class _FundingIndex:

@@ -25,7 +25,7 @@ from sparkstacker.context import RunContext
 from sparkstacker.engine.aio import run_coroutine
 from sparkstacker.engine.clock import SimulatedClock
 from sparkstacker.engine.engine import Engine
-from sparkstacker.engine.gc_tuning import batch_gc
+from sparkstacker.engine.gc_tuning import GcBatch, batch_gc
 from sparkstacker.engine.journaling import EngineJournal
 from sparkstacker.engine.setup import (
     DEFAULT_EQUITY,
@@ -256,8 +256,8 @@ class BacktestRunner:
         first_ts = min(int(m.frame.timestamp[0]) for m in self.markets.values())
         self.clock.set_ms(first_ts)
         await engine.start()
-        with batch_gc():
-            bars = await self._loop(engine)
+        with batch_gc() as collector:
+            bars = await self._loop(engine, collector)
             await engine.stop()
             self._detach_frames()
             return collect_result(
@@ -282,13 +282,13 @@ class BacktestRunner:
                 if detach is not None:
                     detach()
 
-    async def _loop(self, engine: Engine) -> int:
+    async def _loop(self, engine: Engine, collector: GcBatch) -> int:
         markets = list(self.markets.values())
         if len(markets) == 1:
-            return await self._loop_one(engine, markets[0])
-        return await self._loop_many(engine, markets)
+            return await self._loop_one(engine, markets[0], collector.step)
+        return await self._loop_many(engine, markets, collector.step)
 
-    async def _loop_one(self, engine: Engine, market: _Market) -> int:
+    async def _loop_one(self, engine: Engine, market: _Market, gc_step: Callable[[], None]) -> int:
         """The common case, kept tight: one market, bars in order."""
         frame = market.frame
         step = timeframe_seconds(market.timeframe) * 1000
@@ -366,11 +366,14 @@ class BacktestRunner:
                     continue
                 bar = (o, h, lo, c, v) if j == i and sframe is frame else _bar_at(sframe, j)
                 await engine.on_bar_close(slot, j, ts + step, bar)
+            gc_step()
         if tick is not None:
             tick(total, total)
         return total
 
-    async def _loop_many(self, engine: Engine, markets: list[_Market]) -> int:
+    async def _loop_many(
+        self, engine: Engine, markets: list[_Market], gc_step: Callable[[], None]
+    ) -> int:
         """Several markets: merge their bars by time (ties keep the market order)."""
         stamps = np.concatenate([m.frame.timestamp for m in markets])
         owner = np.concatenate([np.full(len(m.frame), k) for k, m in enumerate(markets)])
@@ -424,6 +427,7 @@ class BacktestRunner:
                     continue
                 bar = (o, h, lo, c, v) if sframe is frame else _bar_at(sframe, j)
                 await engine.on_bar_close(slot, j, ts + steps[k], bar)
+            gc_step()
         if tick is not None:
             tick(total, total)
         return total

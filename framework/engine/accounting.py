@@ -79,11 +79,24 @@ class Accounting:
         return total
 
     def equity(self, venue: str | None = None) -> Decimal:
-        venues = [venue] if venue is not None else list(self.anchors)
+        """Anchors plus the legs' net PnL since and their unrealised PnL (one pass: sizing
+        asks on every entry)."""
+        anchors = self.anchors
         total = ZERO
-        for name in venues:
-            total += self.anchors.get(name, ZERO) - self._base_net_d.get(name, ZERO)
-            total += self.realized_net(name) + self.unrealized(name)
+        for name, anchor in anchors.items():
+            if venue is None or name == venue:
+                total += anchor - self._base_net_d.get(name, ZERO)
+        if venue is not None and venue not in anchors:
+            total -= self._base_net_d.get(venue, ZERO)
+        for leg in self.book.legs():
+            name = leg.venue
+            if (venue is None and name not in anchors) or (venue is not None and name != venue):
+                continue  # a venue without an anchor counts only when asked for by name
+            total += leg.realized_pnl - leg.fees - leg.funding
+            if leg.size != 0:
+                mark = self.mark(name, leg.symbol)
+                if mark is not None:
+                    total += leg.unrealized(mark)
         return total
 
     # ---- float equity (per bar) ---------------------------------------------------------------

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 from sparkstacker.backtest import runner as runner_module
 from sparkstacker.backtest.runner import BacktestOptions, run_backtest
-from sparkstacker.engine.gc_tuning import batch_gc
+from sparkstacker.engine.gc_tuning import GcBatch, batch_gc
 from sparkstacker.lang import compile_text
 from sparkstacker.lang.plan import BarFrame
 from sparkstacker_plugins.exchanges.sim.exchange import SimExchange
@@ -115,8 +115,8 @@ def test_shortcuts_change_nothing(
 
 
 class _NoGc:
-    def __enter__(self) -> None:
-        return None
+    def __enter__(self) -> GcBatch:
+        return GcBatch(20_000, managed=False)
 
     def __exit__(self, *exc: object) -> None:
         return None
@@ -133,10 +133,56 @@ def test_progress_ticks_are_the_same(registry: Any) -> None:
 def test_batch_gc_restores_the_collector() -> None:
     before = gc.get_threshold()
     frozen = gc.get_freeze_count()
+    enabled = gc.isenabled()
     with batch_gc(young=50_000):
         assert gc.get_threshold()[0] == max(50_000, before[0])
     assert gc.get_threshold() == before
     assert gc.get_freeze_count() == frozen
+    assert gc.isenabled() == enabled
+
+
+class _Node:
+    other: object = None
+
+
+def _cycle() -> weakref.ref[_Node]:
+    """A two-object cycle nobody refers to: only the cyclic collector frees it."""
+    node = _Node()
+    node.other = _Node()
+    node.other.other = node
+    return weakref.ref(node)
+
+
+def test_batch_gc_steps_free_cycles_made_during_the_run() -> None:
+    if gc.get_freeze_count() or not gc.isenabled():
+        pytest.skip("the process already froze objects or disabled gc; batch_gc leaves it")
+    with batch_gc(young=1_000) as collector:
+        assert collector.managed
+        assert not gc.isenabled()
+        alive = _cycle()
+        collector.step()  # fewer than 1,000 young objects since the last collection: no walk
+        assert alive() is not None
+        kept = [[] for _ in range(1_000)]  # container objects: they count as young objects
+        collector.step()
+        assert alive() is None, "a cycle made during the run outlived the collector's step"
+        assert gc.get_freeze_count() >= len(kept), "the step's survivors were not frozen"
+    assert gc.isenabled()
+
+
+def test_batch_gc_leaves_a_disabled_collector_to_the_application() -> None:
+    if gc.get_freeze_count() or not gc.isenabled():
+        pytest.skip("the process already froze objects or disabled gc")
+    gc.disable()
+    try:
+        with batch_gc(young=10) as collector:
+            alive = _cycle()
+            _ = [[] for _ in range(100)]
+            collector.step()
+            assert not collector.managed
+            assert alive() is not None
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_batch_gc_does_not_freeze_an_earlier_runs_garbage() -> None:

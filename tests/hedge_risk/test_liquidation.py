@@ -17,6 +17,7 @@ import pytest
 from sparkstacker.backtest.runner import BacktestOptions, BacktestRunner
 from sparkstacker.engine.aio import run_coroutine
 from sparkstacker.engine.engine import Engine
+from sparkstacker.engine.gc_tuning import GcBatch
 from sparkstacker.lang import compile_text
 from sparkstacker.lang.plan import BarFrame
 from sparkstacker.observe import Metrics, MetricsPlugin
@@ -44,9 +45,9 @@ class Keeping(BacktestRunner):
 
     engine: Engine
 
-    async def _loop(self, engine: Engine) -> int:
+    async def _loop(self, engine: Engine, collector: GcBatch) -> int:
         self.engine = engine
-        return await super()._loop(engine)
+        return await super()._loop(engine, collector)
 
 
 def run(registry) -> Keeping:  # type: ignore[no-untyped-def]

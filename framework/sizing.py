@@ -178,14 +178,16 @@ def finish_size(request: SizingRequest, notional: Decimal, params: SizerParams) 
         notional = notional * request.confidence
         if notional <= 0:
             return no_trade("confidence is 0")
-    if params.max_usd is not None and notional > params.max_usd:
-        notional, clamped = params.max_usd, f"max {params.max_usd} USD"
-    if notional < params.min_usd:
-        if params.max_usd is not None and params.min_usd > params.max_usd:
-            return no_trade(f"min {params.min_usd} USD is above max {params.max_usd} USD")
-        notional, clamped = params.min_usd, f"min {params.min_usd} USD"
+    low, high = params.min_usd, params.max_usd
+    if high is not None and notional > high:
+        notional, clamped = high, f"max {high} USD"
+    if notional < low:
+        if high is not None and low > high:
+            return no_trade(f"min {low} USD is above max {high} USD")
+        notional, clamped = low, f"min {low} USD"
+    instrument, price = request.instrument, request.price
     try:
-        size = request.instrument.size_for_notional(notional, request.price)
+        size = instrument.size_for_notional(notional, price)
     except ModelError as exc:
         return no_trade(str(exc))
-    return size_decision(size, request.instrument.notional(size, request.price), clamped)
+    return size_decision(size, instrument.notional(size, price), clamped)

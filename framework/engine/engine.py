@@ -19,7 +19,7 @@ from sparkstacker.context import RunContext
 from sparkstacker.engine.accounting import Accounting
 from sparkstacker.engine.clock import Clock
 from sparkstacker.engine.context import BarContext
-from sparkstacker.engine.execution import Executor
+from sparkstacker.engine.execution import Executor, has_protective_work
 from sparkstacker.engine.hedge import HedgeCoordinator
 from sparkstacker.engine.journaling import EngineJournal
 from sparkstacker.engine.monitor import PositionMonitor
@@ -30,6 +30,7 @@ from sparkstacker.errors import ConfigError, LeverageMismatch, ModelError
 from sparkstacker.exchange import Exchange, VenueEvent
 from sparkstacker.lang.plan import PortfolioPlan, StrategyPlan, StrategyState
 from sparkstacker.model import (
+    TERMINAL_STATUSES,
     ZERO,
     Direction,
     Fill,
@@ -246,12 +247,14 @@ class Engine:
 
     def entry_block(self, slot: StrategySlot, flipping: bool) -> str | None:
         """Why new exposure may not be opened for this slot now (None: allowed)."""
-        halted = self.orders.halted(slot.venue)
+        plan = slot.plan
+        halted = self.orders.halted(plan.venue)
         if halted:
             return f"venue halted: {halted}"
-        blocked = self._block_entries.get((slot.venue, slot.symbol))
-        if blocked:
-            return blocked
+        if self._block_entries:
+            blocked = self._block_entries.get((plan.venue, plan.symbol))
+            if blocked:
+                return blocked
         if self.governor is not None:
             return self.governor.entry_block()
         return None
@@ -418,21 +421,23 @@ class Engine:
             entry = slot.entry_order
             if entry is not None:
                 current = self.orders.get(entry.client_order_id) or entry
-                slot.entry_order = None if current.is_terminal else current
-                if current.is_terminal and current.filled_size > 0:
+                done = current.is_terminal
+                slot.entry_order = None if done else current
+                if done and current.filled_size > 0:
                     main_changed = True
-                    if slot.leg.size != 0:
+                    if slot.leg.size != 0 and has_protective_work(slot):
                         await self.executor.place_protective(slot)
             exit_order = slot.exit_order
             if exit_order is not None:
                 current = self.orders.get(exit_order.client_order_id) or exit_order
-                slot.exit_order = None if current.is_terminal else current
-                main_changed = main_changed or (current.is_terminal and current.filled_size > 0)
+                done = current.is_terminal
+                slot.exit_order = None if done else current
+                main_changed = main_changed or (done and current.filled_size > 0)
             if slot.leg.size == 0 and slot.protective:
                 # Flat (a stop or target filled): the other protective order is an orphan.
                 main_changed = True
                 await self.executor.cancel_protective(slot, reason="position closed")
-            group = self.hedges.group_of(slot)
+            group = self.hedges.groups.get(name) if self.hedges.groups else None
             if group is not None:
                 await self.hedges.on_order_update(group)
                 if main_changed or group.target() != group.leg.size:
@@ -449,8 +454,10 @@ class Engine:
         self.accounting.set_mark(fill.venue, fill.symbol, fill.price)
 
     def _on_order(self, order: Order, kind: OrderEventKind) -> None:
-        if order.is_terminal and order.strategy:
-            self._dirty.add(order.strategy)
+        if order.status in TERMINAL_STATUSES:
+            strategy = order.strategy
+            if strategy:
+                self._dirty.add(strategy)
 
     def _on_funding(self, event: VenueEvent) -> None:
         data = event.data

@@ -27,7 +27,7 @@ from sparkstacker.model import (
 )
 from sparkstacker.model.order import order_shape, trusted_order
 from sparkstacker.registry import Registry
-from sparkstacker.sizing import sizing_request
+from sparkstacker.sizing import Sizer, sizing_request
 
 log = logging.getLogger("sparkstacker.engine.execution")
 
@@ -50,6 +50,7 @@ class Executor:
         self.registry = registry
         self.equity = equity
         self.entry_block = entry_block
+        self._sizers: dict[str, Sizer] = {}  # by name: the registry is fixed for a run
 
     # ---- entries and exits --------------------------------------------------------------------
 
@@ -72,8 +73,8 @@ class Executor:
         if slot.busy:
             return "an order of this strategy is still working"
         current = slot.leg.size
-        wanted = 1 if direction is Direction.LONG else -1
-        if current * wanted > 0:
+        long = direction is Direction.LONG
+        if (current > 0) if long else (current < 0):
             return f"already {direction.value}"
         flipping = current != 0
         blocked = self.entry_block(slot, flipping)
@@ -85,7 +86,9 @@ class Executor:
         if plan.sizing is None:
             return "strategy has no size clause"
         ref = Decimal(repr(price)) if limit_price is None else Decimal(repr(limit_price))
-        sizer = self.registry.sizers.get(plan.sizing.sizer)
+        sizer = self._sizers.get(plan.sizing.sizer)
+        if sizer is None:
+            sizer = self._sizers[plan.sizing.sizer] = self.registry.sizers.get(plan.sizing.sizer)
         request = sizing_request(
             instrument=slot.instrument,
             direction=direction,
@@ -108,10 +111,9 @@ class Executor:
                 await self.cancel_protective(slot, reason="flip")
             size += abs(current)
             tag = "flip"
-        side = Side.BUY if wanted > 0 else Side.SELL
         order = self._order(
             slot,
-            side,
+            Side.BUY if long else Side.SELL,
             size,
             limit_price=limit_price,
             post_only=post_only,
@@ -158,10 +160,9 @@ class Executor:
 
     async def place_protective(self, slot: StrategySlot) -> None:
         """Rest stop-loss / take-profit triggers on the venue for the current position."""
+        if not has_protective_work(slot):
+            return
         leg = slot.leg
-        risk = slot.plan.risk
-        if risk.stop_loss is None and risk.take_profit is None and not slot.protective:
-            return  # nothing to rest and nothing resting: the common case, kept cheap
         venue = self.venues[slot.venue]
         if leg.size == 0 or leg.entry_price is None or not venue.capabilities.trigger_orders:
             return
@@ -255,6 +256,13 @@ class Executor:
             },
             _ORDER_SHAPE,
         )
+
+
+def has_protective_work(slot: StrategySlot) -> bool:
+    """Whether :meth:`Executor.place_protective` can do anything for ``slot``: a stop or target
+    to rest, or resting ones to replace (no to both is the common case: callers skip the call)."""
+    risk = slot.plan.risk
+    return risk.stop_loss is not None or risk.take_profit is not None or bool(slot.protective)
 
 
 _ORDER_SHAPE = order_shape(

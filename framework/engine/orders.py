@@ -74,7 +74,7 @@ _PROGRESS = {
 
 def _is_stale(current: OrderStatus, reported: OrderStatus) -> bool:
     """A non-terminal status behind what we already know (reports can arrive out of order)."""
-    if reported.is_terminal or current.is_terminal:
+    if reported in TERMINAL_STATUSES or current in TERMINAL_STATUSES:
         return False
     return _PROGRESS[reported] < _PROGRESS[current]
 
@@ -277,10 +277,11 @@ class OrderManager:
         self, order: Order, *, reason: str | None = None, mark_price: Decimal | None = None
     ) -> Order:
         """Journal the intent, run risk checks and submit wrappers, send, apply the answer."""
-        if order.client_order_id in self._orders:
-            raise IllegalTransition(f"client order id {order.client_order_id} was already used")
-        self._orders[order.client_order_id] = _Tracked(order)
-        self._open[order.client_order_id] = order
+        cid = order.client_order_id
+        if cid in self._orders:
+            raise IllegalTransition(f"client order id {cid} was already used")
+        self._orders[cid] = _Tracked(order)
+        self._open[cid] = order
         if self.journal is not None:
             self.journal.record_intent(
                 self.run_id, order, strategy=order.strategy or "", reason=reason
@@ -288,9 +289,10 @@ class OrderManager:
         if self._emit_events:
             # record_intent above is the journal's copy of this step: hooks only here.
             self._emit(OrderEventKind.INTENT, order, reason, journal=False)
-        halted = self._halted.get(order.venue)
+        venue = order.venue
+        halted = self._halted.get(venue)
         if halted:
-            return self._reject(order, f"trading halted on {order.venue}: {halted}")
+            return self._reject(order, f"trading halted on {venue}: {halted}")
         try:
             for check in self.risk_checks:
                 check(order)
@@ -303,20 +305,22 @@ class OrderManager:
         except OrderVetoed as veto:
             self.stats.vetoed += 1
             return self._reject(order, str(veto))
-        order = self._set(order.transition(OrderStatus.SUBMITTED, at=self.clock.now()))
+        sent_at = self.clock.now()
+        order = self._set(order.transition(OrderStatus.SUBMITTED, at=sent_at))
         self.stats.submitted += 1
         # Only the intent must be committed before the request leaves (write-ahead); the
         # "submitted" step is journaled right after the venue call, before its answer is applied,
         # which keeps one commit — not two — between market data and the request.
-        report = await self._send(order)
+        report = await self._send(order, sent_at)
         if report is None:
-            return self._orders[order.client_order_id].order
+            return self._orders[cid].order
         return self.apply_report(report)
 
-    async def _send(self, order: Order) -> OrderReport | None:
+    async def _send(self, order: Order, sent_at: datetime) -> OrderReport | None:
+        """Submit to the venue (``sent_at``: when the order became submitted), retrying what
+        may be retried; None when the order ended rejected instead."""
         venue = self.venues[order.venue]
         attempt = 0
-        sent_at = self.clock.now()
         while True:
             try:
                 report = await venue.submit(order)
@@ -400,7 +404,8 @@ class OrderManager:
             )
         order = tracked.order
         venue_id = report.venue_order_id
-        if venue_id and order.venue_order_id != venue_id and not report.fills:
+        fills = report.fills
+        if venue_id and order.venue_order_id != venue_id and not fills:
             # fills carry the venue id themselves; otherwise the transition below records it
             venue_id_pending: str | None = venue_id
         else:
@@ -408,10 +413,10 @@ class OrderManager:
             if venue_id and order.venue_order_id != venue_id:
                 order = order.model_copy(update={"venue_order_id": venue_id})
                 tracked.order = order
-        for fill in report.fills:
+        for fill in fills:
             order = self._apply_fill(tracked, fill)
-        status = report.status
-        if order.is_terminal or status == order.status or _is_stale(order.status, status):
+        status, current = report.status, order.status
+        if current in TERMINAL_STATUSES or status == current or _is_stale(current, status):
             if venue_id_pending is not None and order.venue_order_id != venue_id_pending:
                 order = self._set(order.model_copy(update={"venue_order_id": venue_id_pending}))
             return order
@@ -439,19 +444,20 @@ class OrderManager:
         return order
 
     def _apply_fill(self, tracked: _Tracked, fill: Fill) -> Order:
-        if tracked.seen(fill.fill_id):
+        fill_id = fill.fill_id
+        if tracked.seen(fill_id):
             self.stats.duplicate_fills += 1
             return tracked.order
         if self.journal is not None:
             if self._deferred is None or tracked.order.client_order_id in self._adopted:
                 self._flush_now()
                 if not self.journal.record_fill(self.run_id, fill):
-                    tracked.add(fill.fill_id)
+                    tracked.add(fill_id)
                     self.stats.duplicate_fills += 1
                     return tracked.order
             else:  # every earlier fill of this order went through ``tracked``: it judges alone
                 self._deferred.append((self._journal_fill, (fill,)))
-        tracked.add(fill.fill_id)
+        tracked.add(fill_id)
         order = self._set(tracked.order.apply_fill(fill))
         self.fills.append(fill)
         self.stats.fills += 1

@@ -72,15 +72,15 @@ class PositionBook:
         leg = self._legs.get(key)
         if leg is None:
             leg = self._legs[key] = Leg(*key)
-        old = leg.size
+        old, fee = leg.size, fill.fee
         signed = +fill.size if fill.side is Side.BUY else -fill.size  # fill.signed_size
         size, entry, realized = apply_signed_fill(old, leg.entry_price, signed, fill.price)
         leg.size, leg.entry_price = size, entry
         leg.realized_pnl += realized
-        leg.fees += fill.fee
+        leg.fees += fee
         leg.size_f = float(size)
         leg.entry_f = float(entry) if entry is not None else 0.0
-        leg.net_f += float(realized - fill.fee)
+        leg.net_f += float(realized - fee)
         if size == 0:
             leg.opened_ms = leg.opened_bar = None
             leg.trades += 1

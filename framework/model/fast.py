@@ -70,13 +70,14 @@ def replace(model: M, changes: Mapping[str, Any]) -> M:
     values.update(changes)
     _set_dict(new, values)
     names = model.__pydantic_fields_set__
-    if _BY_ID.get(id(names)) is names:
-        key = (id(names), tuple(changes))
-        merged = _UNIONS.get(key)
-        if merged is None:
-            merged = _UNIONS[key] = fields_set(names.union(changes))
-    else:
+    key = (id(names), tuple(changes))
+    # A key is only stored for an interned set, and interned sets live forever: a hit means
+    # ``names`` is that very set (no other live object has its id).
+    merged = _UNIONS.get(key)
+    if merged is None:
         merged = fields_set(names.union(changes))
+        if _BY_ID.get(id(names)) is names:
+            _UNIONS[key] = merged
     _set_fields(new, merged)
     _set_extra(new, model.__pydantic_extra__)
     private = model.__pydantic_private__

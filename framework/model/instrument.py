@@ -116,14 +116,14 @@ class Instrument(FrozenModel):
         size = Decimal(size)
         if size <= 0:
             raise OrderSizeError(f"size {size} for {self.symbol} on {self.venue} must be positive")
-        rounding = _SIZE_ROUNDING[mode]
-        rounded = (size / self.lot_size).quantize(ONE, rounding=rounding) * self.lot_size
+        lot = self.lot_size
+        rounded = (size / lot).quantize(ONE, rounding=_SIZE_ROUNDING[mode]) * lot
         if rounded <= 0:
             raise OrderSizeError(
-                f"size {size} {self.base} rounds to 0 at lot size {self.lot_size} on "
+                f"size {size} {self.base} rounds to 0 at lot size {lot} on "
                 f"{self.symbol} ({self.venue}); refusing to send an empty order"
             )
-        minimum = self.min_size or self.lot_size
+        minimum = self.min_size or lot
         if rounded < minimum:
             raise OrderSizeError(
                 f"size {rounded} {self.base} is under the minimum size {minimum} for "
@@ -141,10 +141,11 @@ class Instrument(FrozenModel):
         self, size: Decimal, price: Decimal, *, closes_position: bool = False
     ) -> None:
         """Raise when the order value is under the venue minimum (a full close is exempt)."""
-        if closes_position or self.min_notional <= 0:
+        minimum = self.min_notional
+        if closes_position or minimum <= 0:
             return
         value = self.notional(size, price)
-        if value < self.min_notional:
+        if value < minimum:
             raise OrderSizeError(
                 f"order value {value.quantize(Decimal('0.01'))} {self.quote} ({size} {self.base} "
                 f"at {price}) is under the minimum {self.min_notional} {self.quote} for "

@@ -159,27 +159,27 @@ class PreTradeRisk:
             )
 
     def check_leverage(self, order: Order) -> None:
-        if order.leverage is None or order.reduce_only:
+        leverage = order.leverage
+        if leverage is None or order.reduce_only:
             return
         instrument = self.view.instrument(order.venue, order.symbol)
-        if instrument is not None and order.leverage > instrument.max_leverage:
+        if instrument is not None and leverage > instrument.max_leverage:
             raise OrderVetoed(
-                f"leverage {order.leverage}x exceeds {order.symbol}'s maximum "
+                f"leverage {leverage}x exceeds {order.symbol}'s maximum "
                 f"{instrument.max_leverage}x on {order.venue}",
                 check="leverage",
             )
         plan = self.view.plan(order.strategy)
         limit = plan.risk.max_leverage if plan is not None else None
-        if limit is not None and order.leverage > limit:
+        if limit is not None and leverage > limit:
             raise OrderVetoed(
-                f"leverage {order.leverage}x exceeds the rule's max_leverage {limit}x",
+                f"leverage {leverage}x exceeds the rule's max_leverage {limit}x",
                 check="leverage",
             )
         portfolio_limit = self.portfolio.max_leverage if self.portfolio is not None else None
-        if portfolio_limit is not None and order.leverage > portfolio_limit:
+        if portfolio_limit is not None and leverage > portfolio_limit:
             raise OrderVetoed(
-                f"leverage {order.leverage}x exceeds the portfolio's max_leverage "
-                f"{portfolio_limit}x",
+                f"leverage {leverage}x exceeds the portfolio's max_leverage {portfolio_limit}x",
                 check="leverage",
             )
 
@@ -257,20 +257,24 @@ class PreTradeRisk:
             )
 
     def check_price_band(self, order: Order) -> None:
-        if order.type is not OrderType.LIMIT or order.price is None:
+        if order.type is not OrderType.LIMIT:
+            return
+        price = order.price
+        if price is None:
             return
         mark = self.view.mark(order.venue, order.symbol)
         if mark is None or mark <= 0:
             return
         band = self.settings.price_band
-        if order.side is Side.BUY and order.price > mark * (1 + band):
+        side = order.side
+        if side is Side.BUY and price > mark * (1 + band):
             raise OrderVetoed(
-                f"buy limit {order.price} is more than {band:.1%} above the mark {mark}",
+                f"buy limit {price} is more than {band:.1%} above the mark {mark}",
                 check="price_band",
             )
-        if order.side is Side.SELL and order.price < mark * (1 - band):
+        if side is Side.SELL and price < mark * (1 - band):
             raise OrderVetoed(
-                f"sell limit {order.price} is more than {band:.1%} below the mark {mark}",
+                f"sell limit {price} is more than {band:.1%} below the mark {mark}",
                 check="price_band",
             )
 

@@ -25,6 +25,7 @@ from sparkstacker.model import (
     OrderType,
     Side,
     TimeInForce,
+    fast,
     from_millis,
 )
 from sparkstacker.model.fast import Builder, replace
@@ -95,6 +96,21 @@ def test_replace_is_model_copy() -> None:
     copied = replace(replace(order, update), {"venue_order_id": "7"})
     same(copied, order.model_copy(update={**update, "venue_order_id": "7"}))
     assert order.status is OrderStatus.NEW  # the original is untouched
+
+
+def test_replace_remembers_unions_of_interned_fields_sets_only() -> None:
+    """A validated model's own fields-set may die and its id be reused: no union is kept for
+    it, so a later copy never picks up a stale one."""
+    update = {"status": OrderStatus.SUBMITTED, "updated_at": NOW}
+    for extra in ({}, {"group_id": "g"}, {"reason": "why"}):
+        order = Order(**order_values(**extra))
+        remembered = set(fast._UNIONS)
+        same(replace(order, update), order.model_copy(update=update))
+        assert set(fast._UNIONS) == remembered
+    built = trusted_order(order_values(), order_shape(order_values().keys()))
+    twice = [replace(built, update), replace(built, update)]
+    assert twice[0].__pydantic_fields_set__ is twice[1].__pydantic_fields_set__
+    same(twice[1], Order(**order_values()).model_copy(update=update))
 
 
 def test_state_machine_still_refuses_illegal_moves() -> None:

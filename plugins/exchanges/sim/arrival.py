@@ -14,9 +14,18 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sparkstacker.exchange import VenueEvent
-from sparkstacker.model import OrderStatus, TimeInForce, from_millis
+from sparkstacker.model import TimeInForce, from_millis
 from sparkstacker_plugins.exchanges.sim.core import SimCore, dec
 from sparkstacker_plugins.exchanges.sim.execution import Executor
+from sparkstacker_plugins.exchanges.sim.members import (
+    ALO,
+    CANCELLED,
+    FOK,
+    GTC,
+    IOC,
+    REJECTED,
+    TRIGGERED,
+)
 from sparkstacker_plugins.exchanges.sim.state import MarketState, WorkingOrder
 
 Out = list[VenueEvent]
@@ -57,7 +66,7 @@ class OrderFlow:
             return True
         gap = (wo.price_f - touch.ask) if wo.sign > 0 else (touch.bid - wo.price_f)
         if gap == 0:
-            return touch.book or tif in (TimeInForce.IOC, TimeInForce.FOK)
+            return touch.book or tif is IOC or tif is FOK
         return gap > 0
 
     def trigger_hit(self, wo: WorkingOrder, price: float) -> bool:
@@ -77,9 +86,9 @@ class OrderFlow:
         ex = self.ex
         ex.unrest(m, wo)
         wo.triggered = True
-        wo.order = wo.order.transition(OrderStatus.TRIGGERED, at=from_millis(ts_ms))
+        wo.order = wo.order.transition(TRIGGERED, at=from_millis(ts_ms))
         if ex.reducible(m, wo) == 0:
-            ex.end(m, wo, OrderStatus.CANCELLED, self.core.messages.reduce_only, ts_ms, out)
+            ex.end(m, wo, CANCELLED, self.core.messages.reduce_only, ts_ms, out)
             return
         out.append(self.core.order_event(wo, ts_ms))
         self.act(m, wo, touch, ts_ms, out)
@@ -90,41 +99,41 @@ class OrderFlow:
         msgs = self.core.messages
         order = wo.order
         if ex.reducible(m, wo) == 0:
-            ex.end(m, wo, OrderStatus.REJECTED, msgs.reduce_only, ts_ms, out)
+            ex.end(m, wo, REJECTED, msgs.reduce_only, ts_ms, out)
             return
-        tif = TimeInForce.IOC if wo.takes_only else order.tif
+        tif = IOC if wo.takes_only else order.tif
         crossing = self.crosses(wo, touch, tif)
-        if tif is TimeInForce.ALO and crossing:
+        if tif is ALO and crossing:
             reason = msgs.post_only_crossed(_dec_or(touch.bid), _dec_or(touch.ask))
-            ex.end(m, wo, OrderStatus.REJECTED, reason, ts_ms, out)
+            ex.end(m, wo, REJECTED, reason, ts_ms, out)
             return
         if not crossing:
-            if tif is TimeInForce.IOC:
-                ex.end(m, wo, OrderStatus.REJECTED, msgs.ioc_no_match, ts_ms, out)
-            elif tif is TimeInForce.FOK:
-                ex.end(m, wo, OrderStatus.REJECTED, msgs.fok_not_filled, ts_ms, out)
+            if tif is IOC:
+                ex.end(m, wo, REJECTED, msgs.ioc_no_match, ts_ms, out)
+            elif tif is FOK:
+                ex.end(m, wo, REJECTED, msgs.fok_not_filled, ts_ms, out)
             else:
                 self._rest(m, wo, touch, ts_ms, out)
             return
-        if tif is TimeInForce.FOK and self._fillable(m, wo) < order.remaining:
-            ex.end(m, wo, OrderStatus.REJECTED, msgs.fok_not_filled, ts_ms, out)
+        if tif is FOK and self._fillable(m, wo) < order.remaining:
+            ex.end(m, wo, REJECTED, msgs.fok_not_filled, ts_ms, out)
             return
         price_f = touch.ask if wo.sign > 0 else touch.bid
         fills = ex.take(m, wo, price_f, dec(price_f), ts_ms, out)
         if wo.order.is_terminal:
             ex.finish_step(m, wo, fills, ts_ms, out, keep_resting=False)
             return
-        if tif is TimeInForce.GTC:
+        if tif is GTC:
             ex.rest(m, wo)
             ex.finish_step(m, wo, fills, ts_ms, out, keep_resting=True)
             return
         if fills:
             nothing_left = ex.reducible(m, wo) == 0
             reason = msgs.reduce_only_cancel if nothing_left else msgs.ioc_remainder
-            ex.end(m, wo, OrderStatus.CANCELLED, reason, ts_ms, out, fills)
+            ex.end(m, wo, CANCELLED, reason, ts_ms, out, fills)
         else:
             reason = msgs.market_no_liquidity if wo.takes_only else msgs.ioc_no_match
-            ex.end(m, wo, OrderStatus.REJECTED, reason, ts_ms, out)
+            ex.end(m, wo, REJECTED, reason, ts_ms, out)
 
     def _rest(self, m: MarketState, wo: WorkingOrder, touch: Touch, ts_ms: int, out: Out) -> None:
         """Rest on the book; on bars a limit sitting exactly at the price is touched at once."""

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass, field
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
 from sparkstacker.exchange import LeverageSetting, OrderReport, VenueEvent
-from sparkstacker.model import Fill, from_millis
+from sparkstacker.model import TERMINAL_STATUSES, Fill, from_millis
 from sparkstacker.model.fast import Builder
 from sparkstacker.slippage import SlippageModel
 from sparkstacker_plugins.exchanges.sim.latency import LatencyModel
@@ -71,7 +72,7 @@ class SimCore:
         limit = self.options.order_history
         if len(self.orders) <= 2 * limit:
             return
-        finished = [cid for cid, wo in self.orders.items() if wo.order.is_terminal]
+        finished = [cid for cid, wo in self.orders.items() if wo.order.status in TERMINAL_STATUSES]
         for cid in finished[: len(finished) - limit]:
             del self.orders[cid]
 
@@ -84,10 +85,15 @@ class SimCore:
         return f"{self.name}-f{self._fill_seq}"
 
     def mark_of(self, symbol: str) -> Decimal:
-        return dec(self.markets[symbol].last)
+        return self.markets[symbol].last_dec()
 
     def report(
         self, wo: WorkingOrder, ts_ms: int, fills: tuple[Fill, ...] | list[Fill] = ()
+    ) -> OrderReport:
+        return self._report(wo, from_millis(ts_ms), fills)
+
+    def _report(
+        self, wo: WorkingOrder, at: datetime, fills: tuple[Fill, ...] | list[Fill]
     ) -> OrderReport:
         order = wo.order
         report: OrderReport = _build_report(
@@ -99,7 +105,7 @@ class SimCore:
                 "avg_fill_price": order.avg_fill_price,
                 "reason": order.reason,
                 "fills": tuple(fills),
-                "timestamp": from_millis(ts_ms),
+                "timestamp": at,
             }
         )
         return report
@@ -107,12 +113,13 @@ class SimCore:
     def order_event(
         self, wo: WorkingOrder, ts_ms: int, fills: tuple[Fill, ...] | list[Fill] = ()
     ) -> VenueEvent:
+        at = from_millis(ts_ms)
         event: VenueEvent = _build_event(
             {
                 "kind": "order",
                 "venue": self.name,
-                "timestamp": from_millis(ts_ms),
-                "report": self.report(wo, ts_ms, fills),
+                "timestamp": at,
+                "report": self._report(wo, at, fills),
                 "symbol": wo.order.symbol,
             }
         )

@@ -34,7 +34,6 @@ from sparkstacker.model import (
     OrderBook,
     OrderStatus,
     Position,
-    Side,
     Timeframe,
     from_millis,
     to_decimal,
@@ -49,6 +48,7 @@ from sparkstacker_plugins.exchanges.sim.funding import Funding
 from sparkstacker_plugins.exchanges.sim.latency import LatencyModel, latency_from_options
 from sparkstacker_plugins.exchanges.sim.ledger import Ledger
 from sparkstacker_plugins.exchanges.sim.matching import Matcher
+from sparkstacker_plugins.exchanges.sim.members import ACCEPTED, CROSS, REJECTED, SUBMITTABLE
 from sparkstacker_plugins.exchanges.sim.messages import STYLES
 from sparkstacker_plugins.exchanges.sim.options import CAPABILITIES, SimOptions
 from sparkstacker_plugins.exchanges.sim.quiet import BarSeries
@@ -436,49 +436,41 @@ class SimExchange:
         """Validate and accept (or reject) ``order``; with ``fill_at="close"`` and no latency it
         also executes now. Resubmitting a known client order id returns that order's report."""
         core = self._core
-        m = self._market(order.symbol)
+        m = self._markets.get(order.symbol) or self._market(order.symbol)
         known = core.orders.get(order.client_order_id)
         if known is not None:
             return core.report(known, m.clock_ms)
-        if not m.has_price:
+        if m.last != m.last:  # no price yet
             raise ExchangeError(
                 f"no market data for {order.symbol} yet: deliver a bar or a book first",
                 venue=self.name,
             )
         now = m.clock_ms
-        at = from_millis(now)
-        if order.status not in (OrderStatus.NEW, OrderStatus.SUBMITTED):
+        if order.status not in SUBMITTABLE:
             raise ExchangeError(
                 f"order {order.client_order_id} is already {order.status}; submit a new order",
                 venue=self.name,
             )
-        seq = core.next_order_seq()
-        nan = float("nan")
-        wo = WorkingOrder(
-            order=order,
-            seq=seq,
-            venue_order_id=str(seq),
-            sign=1 if order.side is Side.BUY else -1,
-            price_f=float(order.price) if order.price is not None else nan,
-            trigger_f=float(order.trigger_price) if order.trigger_price is not None else nan,
-            delay_ms=core.latency.delay_ms(order),
-        )
+        wo = WorkingOrder.of(order, core.next_order_seq(), core.latency.delay_ms(order))
         core.orders[order.client_order_id] = wo
         core.forget_old_orders()
         reason = check_order(order, m.instrument, core.messages, self._view(m))
         # NEW → SUBMITTED → ACCEPTED / REJECTED, legal per the state machine, in one copy.
-        update: dict[str, Any] = {"updated_at": at, "venue_order_id": wo.venue_order_id}
+        update: dict[str, Any] = {
+            "updated_at": from_millis(now),
+            "venue_order_id": wo.venue_order_id,
+        }
         if reason is not None:
-            update.update(status=OrderStatus.REJECTED, reason=reason)
+            update.update(status=REJECTED, reason=reason)
             wo.order = replace(order, update)
             return core.report(wo, now)
-        update["status"] = OrderStatus.ACCEPTED
+        update["status"] = ACCEPTED
         wo.order = replace(order, update)
-        if self.options.fill_at == "close" and wo.delay_ms == 0:
+        if wo.delay_ms == 0 and self.options.fill_at == "close":
             out: list[VenueEvent] = []
             self._matcher.fill_now(m, wo, out)
             return self._own_report(m, wo, now, out)
-        if m.tf < FAR or m.in_book_mode:
+        if m.tf < FAR or m.book is not None:
             wo.active_at = now + wo.delay_ms
         m.pending.append(wo)
         m.refresh()
@@ -572,18 +564,17 @@ class SimExchange:
 
     def _available(self) -> Decimal:
         """Margin free for new orders: cross equity − cross initial margin − orders' margin."""
-        core = self._core
-        settings = core.settings
-        free = core.ledger.cash
+        settings = self._core.settings
+        free = self._core.ledger.cash
         for symbol, m in self._markets.items():
             position = m.position
             size = position.size
             orders = m.resting or m.pending
-            if (size == 0 and not orders) or m.last != m.last:  # nothing held, or no price yet
+            if (not size and not orders) or m.last != m.last:  # nothing held, or no price yet
                 continue
             last = m.last_dec()
             leverage = settings[symbol].leverage
-            if size != 0 and position.mode is MarginMode.CROSS:
+            if size and position.mode is CROSS:
                 free += position.unrealized(last) - abs(size) * last / leverage
             if orders:
                 free -= reserved_margin(m.resting + m.pending, size, leverage, last)
@@ -591,19 +582,17 @@ class SimExchange:
 
     def _view(self, m: MarketState) -> MarketView:
         last = m.last_dec()
-        bid = ask = last
         book = m.book
-        if book is not None:
+        if book is None:
+            bid = ask = last
+        else:
             bid = book.best_bid or last
             ask = book.best_ask or last
+        leverage = self._core.settings[m.symbol].leverage
+        # positional (cheaper than keywords on this per-order path): position, last, bid, ask,
+        # leverage, available (None: ask free_margin), book, free_margin
         return MarketView(
-            position=m.position.size,
-            last=last,
-            bid=bid,
-            ask=ask,
-            leverage=self._core.settings[m.instrument.symbol].leverage,
-            book=book is not None,
-            free_margin=self._available,
+            m.position.size, last, bid, ask, leverage, None, book is not None, self._available
         )
 
     def account_state(self) -> AccountState:

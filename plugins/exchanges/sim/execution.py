@@ -12,18 +12,19 @@ import math
 from decimal import Decimal
 
 from sparkstacker.exchange import VenueEvent
-from sparkstacker.model import (
-    ZERO,
-    Fill,
-    Liquidity,
-    MarginMode,
-    OrderStatus,
-    Side,
-    from_millis,
-)
+from sparkstacker.model import ZERO, Fill, Liquidity, OrderStatus, from_millis
 from sparkstacker.model.fast import Builder
 from sparkstacker_plugins.exchanges.sim.core import SimCore, dec, dec12
 from sparkstacker_plugins.exchanges.sim.ledger import FillOutcome, money
+from sparkstacker_plugins.exchanges.sim.members import (
+    BUY,
+    CANCELLED,
+    CROSS,
+    MAKER,
+    REJECTED,
+    SELL,
+    TAKER,
+)
 from sparkstacker_plugins.exchanges.sim.state import INF, MarketState, WorkingOrder
 
 Out = list[VenueEvent]
@@ -76,10 +77,15 @@ class Executor:
         """For a reduce-only order: the size it may still take (None: not reduce-only)."""
         if not wo.order.reduce_only:
             return None
-        position = m.position
-        if position.size == 0 or position.sign == wo.sign:
+        size = m.position.size
+        if not size or (size > 0) == (wo.sign > 0):
             return ZERO
-        return abs(position.size)
+        return abs(size)
+
+    def capped(self, m: MarketState, wo: WorkingOrder, size: Decimal) -> Decimal:
+        """``size``, cut for a reduce-only order to what it may still take."""
+        limit = self.reducible(m, wo)
+        return size if limit is None else min(size, limit)
 
     # ---- fills --------------------------------------------------------------------------------
 
@@ -93,19 +99,17 @@ class Executor:
         ts_ms: int,
         out: Out,
     ) -> Fill | None:
-        """Fill ``size`` of ``wo`` at ``price``; reduce-only orders shrink to the position."""
-        limit = self.reducible(m, wo)
-        if limit is not None:
-            size = min(size, limit)
+        """Fill ``size`` of ``wo`` at ``price``; the caller cut a reduce-only order's size
+        (:meth:`capped`)."""
         if size <= 0:
             return None
         core = self.core
-        rate = m.maker_fee if liquidity is Liquidity.MAKER else m.taker_fee
+        rate = m.maker_fee if liquidity is MAKER else m.taker_fee
         fee = money(price * size * rate)
         setting = core.settings[m.symbol]
         outcome = core.ledger.apply_fill(
             m.position,
-            size * wo.sign,
+            size if wo.sign > 0 else -size,
             price,
             fee,
             setting.leverage,
@@ -132,7 +136,8 @@ class Executor:
         # Built from the venue's own Decimals: validated only if a price is somehow not > 0.
         fill: Fill = _build_fill(values) if price > 0 else Fill(**values)
         wo.order = order.apply_fill(fill)
-        wo.bar_filled += float(size)
+        if core.volume_share is not None:  # the per-bar volume cap's bookkeeping
+            wo.bar_filled += float(size)
         core.fills.append(fill)
         self.after_position_change(m, outcome, ts_ms, out, skip=wo)
         return fill
@@ -153,14 +158,11 @@ class Executor:
         """Take liquidity for ``wo`` now: from the book's levels, or at ``ref`` + slippage."""
         if m.book is not None:
             return self._take_book(m, wo, ts_ms, out)
-        size = self.bar_allowance(m, wo)
-        limit = self.reducible(m, wo)
-        if limit is not None:
-            size = min(size, limit)
+        size = self.capped(m, wo, self.bar_allowance(m, wo))
         if size <= 0:
             return []
         price = self.taker_price(m, wo, ref_f, ref_d, size)
-        fill = self.execute(m, wo, price, size, Liquidity.TAKER, ts_ms, out)
+        fill = self.execute(m, wo, price, size, TAKER, ts_ms, out)
         return [fill] if fill else []
 
     def book_depth(self, m: MarketState, wo: WorkingOrder, limit: Decimal | None) -> Decimal:
@@ -176,10 +178,8 @@ class Executor:
     def _take_book(self, m: MarketState, wo: WorkingOrder, ts_ms: int, out: Out) -> list[Fill]:
         assert m.book is not None
         fills: list[Fill] = []
-        want = wo.order.remaining
-        limit = self.reducible(m, wo)
-        if limit is not None:
-            want = min(want, limit)
+        # a reduce-only order's fills shrink the position as much as they shrink ``want``
+        want = self.capped(m, wo, wo.order.remaining)
         for level in m.book.side_levels(wo.order.side):
             if want <= 0:
                 break
@@ -190,7 +190,7 @@ class Executor:
             size -= size % m.instrument.lot_size
             if size <= 0:
                 continue
-            fill = self.execute(m, wo, level.price, size, Liquidity.TAKER, ts_ms, out)
+            fill = self.execute(m, wo, level.price, size, TAKER, ts_ms, out)
             if fill is None:
                 break
             m.book_used[level.price] = m.book_used.get(level.price, ZERO) + fill.size
@@ -206,7 +206,8 @@ class Executor:
             size = min(wo.order.remaining, self._book_cross_size(m, wo, price))
         else:
             size = self.bar_allowance(m, wo)
-        fill = self.execute(m, wo, price, size, Liquidity.MAKER, ts_ms, out) if size > 0 else None
+        size = self.capped(m, wo, size)
+        fill = self.execute(m, wo, price, size, MAKER, ts_ms, out) if size > 0 else None
         if fill is not None and m.book is not None:
             self._consume_crossing(m, wo, price, fill.size)
         self.finish_step(m, wo, [fill] if fill else [], ts_ms, out, keep_resting=True)
@@ -250,13 +251,14 @@ class Executor:
         order = wo.order
         if order.is_open and order.reduce_only and self.reducible(m, wo) == ZERO:
             wo.order = order.transition(
-                OrderStatus.CANCELLED,
+                CANCELLED,
                 at=from_millis(ts_ms),
                 reason=self.core.messages.reduce_only_cancel,
             )
-        if wo.order.is_terminal or not keep_resting:
+        terminal = wo.order.is_terminal
+        if terminal or not keep_resting:
             self.unrest(m, wo)
-        if fills or wo.order.is_terminal:
+        if fills or terminal:
             out.append(self.core.order_event(wo, ts_ms, fills))
 
     def rest(self, m: MarketState, wo: WorkingOrder) -> None:
@@ -281,8 +283,8 @@ class Executor:
     ) -> None:
         """Cancel or reject ``wo`` with the venue's words and emit its report."""
         if wo.order.is_open:
-            if status is OrderStatus.REJECTED and wo.order.filled_size > 0:
-                status = OrderStatus.CANCELLED
+            if status is REJECTED and wo.order.filled_size > 0:
+                status = CANCELLED
             wo.order = wo.order.transition(status, at=from_millis(ts_ms), reason=reason)
         self.unrest(m, wo)
         if wo in m.pending:
@@ -313,7 +315,7 @@ class Executor:
                     self.end(
                         m,
                         wo,
-                        OrderStatus.CANCELLED,
+                        CANCELLED,
                         self.core.messages.reduce_only_cancel,
                         ts_ms,
                         out,
@@ -325,11 +327,12 @@ class Executor:
         core = self.core
         ledger = core.ledger
         cross = 0
+        mark_of = core.mark_of
         for position in ledger.positions.values():
-            if position.size == 0:
+            if not position.size:
                 continue
-            cross += position.mode is MarginMode.CROSS
-            liq = ledger.liquidation_price(position, core.mark_of)
+            cross += position.mode is CROSS
+            liq = ledger.liquidation_price(position, mark_of)
             position.liq = liq
             if liq is None:
                 position.liq_f = -INF if position.size > 0 else INF
@@ -367,12 +370,12 @@ class Executor:
             fill_id=core.next_fill_id(),
             venue=core.name,
             symbol=m.symbol,
-            side=Side.SELL if long else Side.BUY,
+            side=SELL if long else BUY,
             price=price,
             size=size,
             fee=fee,
             fee_currency=core.options.quote,
-            liquidity=Liquidity.TAKER,
+            liquidity=TAKER,
             timestamp=from_millis(ts_ms),
             is_liquidation=True,
             closed_pnl=outcome.realized,
@@ -380,7 +383,7 @@ class Executor:
         )
         core.fills.append(fill)
         for wo in list(m.resting) + list(m.pending):
-            self.end(m, wo, OrderStatus.CANCELLED, core.messages.liquidated_cancel, ts_ms, out)
+            self.end(m, wo, CANCELLED, core.messages.liquidated_cancel, ts_ms, out)
         collateral = core.ledger.collateral
         out.append(
             core.event(
@@ -411,7 +414,7 @@ class Executor:
         core = self.core
         for market in core.markets.values():
             position = market.position
-            if position.size == 0 or position.mode is not MarginMode.CROSS or not market.has_price:
+            if position.size == 0 or position.mode is not CROSS or not market.has_price:
                 continue
             if core.ledger.is_breached(position, core.mark_of(market.symbol), core.mark_of):
                 self.liquidate(market, core.mark_of(market.symbol), ts_ms, out)

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from decimal import Context, Decimal
 
 from sparkstacker.model import ZERO, MarginMode, apply_signed_fill
+from sparkstacker_plugins.exchanges.sim.members import CROSS, ISOLATED
 
 MONEY_QUANTUM = Decimal("1e-12")
 _WIDE = Context(prec=60)
@@ -53,7 +54,7 @@ class PositionState:
         return (self.size > 0) - (self.size < 0)
 
     def unrealized(self, mark: Decimal) -> Decimal:
-        if self.size == 0 or self.entry is None:
+        if not self.size or self.entry is None:
             return ZERO
         return self.size * (mark - self.entry)
 
@@ -104,15 +105,19 @@ class Ledger:
         mode: MarginMode,
         ts_ms: int,
     ) -> FillOutcome:
-        """Net a signed fill into ``position``; move isolated margin; settle PnL and fee in cash."""
+        """Net a signed fill into ``position``; move isolated margin; settle PnL and fee in cash.
+
+        ``fee`` comes quantised (:func:`money`), as every caller computes it.
+        """
         old = position.size
         new, entry, realized = apply_signed_fill(old, position.entry, quantity, price)
-        realized = money(realized)
-        fee = money(fee)
-        flipped = old != 0 and new != 0 and (old > 0) != (new > 0)
-        opened = old == 0 or flipped
-        increasing = old == 0 or (old > 0) == (quantity > 0)
-        if position.mode is MarginMode.ISOLATED and old != 0 and not increasing:
+        if realized is not ZERO:  # ZERO itself (nothing closed) needs no quantising
+            realized = money(realized)
+        was_long = old > 0
+        flipped = bool(old and new) and was_long != (new > 0)
+        opened = not old or flipped
+        increasing = not old or was_long == (quantity > 0)
+        if position.mode is ISOLATED and old and not increasing:
             closed_part = min(abs(quantity), abs(old))
             release = (
                 position.iso_margin
@@ -128,7 +133,7 @@ class Ledger:
             position.funding = ZERO
         if increasing or flipped:
             position.leverage = leverage
-            if position.mode is MarginMode.ISOLATED:
+            if position.mode is ISOLATED:
                 added = abs(quantity) if increasing else abs(new)
                 margin = money(added * price / leverage)
                 self.cash -= margin
@@ -139,18 +144,18 @@ class Ledger:
         position.realized += realized
         self.realized_total += realized
         self.fees_total += fee
-        if new == 0:
+        if not new:
             self.cash += position.iso_margin  # rounding leftovers return to the cross balance
             position.iso_margin = ZERO
             position.entry = None
             position.liq = None
             position.liq_f = float("nan")
-        return FillOutcome(realized=realized, opened=opened, closed=new == 0 or flipped)
+        return FillOutcome(realized, opened, not new or flipped)
 
     def pay_funding(self, position: PositionState, payment: Decimal) -> Decimal:
         """Settle one funding payment (positive = paid by the account) and return it quantised."""
         payment = money(payment)
-        if position.mode is MarginMode.ISOLATED:
+        if position.mode is ISOLATED:
             position.iso_margin -= payment
         else:
             self.cash -= payment
@@ -166,7 +171,7 @@ class Ledger:
         """Cross cash plus every other cross position's uPnL minus its maintenance margin."""
         buffer = self.cash
         for other in self.positions.values():
-            if other is exclude or other.size == 0 or other.mode is not MarginMode.CROSS:
+            if other is exclude or not other.size or other.mode is not CROSS:
                 continue
             mark = mark_of(other.symbol)
             buffer += other.unrealized(mark) - other.maintenance(mark)
@@ -182,9 +187,9 @@ class Ledger:
         ``p = (s·e − C) / (s − mmr·|s|)``.
         """
         size = position.size
-        if size == 0 or position.entry is None:
+        if not size or position.entry is None:
             return None
-        if position.mode is MarginMode.ISOLATED:
+        if position.mode is ISOLATED:
             buffer = position.iso_margin
         else:
             buffer = self.cross_buffer(mark_of, exclude=position)
@@ -197,7 +202,7 @@ class Ledger:
         """Equity below maintenance margin for this position's scope (cross account or isolated)."""
         if position.size == 0:
             return False
-        if position.mode is MarginMode.ISOLATED:
+        if position.mode is ISOLATED:
             return position.iso_margin + position.unrealized(mark) < position.maintenance(mark)
         buffer = self.cross_buffer(mark_of, exclude=position)
         return buffer + position.unrealized(mark) < position.maintenance(mark)

@@ -63,10 +63,10 @@ class Matcher:
         ts, tf = m.ts, m.tf
         o = m.open
         end = ts + tf if tf < FAR else ts + 1
-        rate = dec(funding_rate) if funding_rate is not None else None
         m.bar_seq += 1
         prev = m.last if m.has_price else o
         if m.position.size:
+            rate = dec(funding_rate) if funding_rate is not None else None
             self.funding.settle_range(m, ts + 1, rate, o, out)
         arrivals = self._due(m, ts, end) if m.pending else []
         m.last = o
@@ -86,12 +86,12 @@ class Matcher:
         o, h, lo, c = m.open, m.high, m.low, m.close
         end = ts + tf if tf < FAR else ts + 1
         length = tf if tf < FAR else 0
-        rate = dec(funding_rate) if funding_rate is not None else None
-        if arrivals_at_open:
+        if arrivals_at_open and m.pending:
             self._arrive_at_open(m, self._due(m, ts, end), out)
         if self.ex.breached(m, o):
             self.ex.liquidate(m, dec(o), ts, out)
         if m.position.size:
+            rate = dec(funding_rate) if funding_rate is not None else None
             self.funding.settle_range(m, end, rate, (ts, length, o, c), out)
         if m.resting or _liquidation_in(m, lo, h):
             points = path_points(o, h, lo, c, self.core.options.intrabar_path)

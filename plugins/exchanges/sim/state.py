@@ -13,8 +13,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from sparkstacker.exchange import VenueEvent
-from sparkstacker.model import Instrument, Order, OrderBook, OrderType, Side
+from sparkstacker.model import Instrument, Order, OrderBook, Side
 from sparkstacker_plugins.exchanges.sim.ledger import PositionState
+from sparkstacker_plugins.exchanges.sim.members import BUY, MARKET, STOP
 
 FAR = 2**62
 INF = float("inf")
@@ -37,6 +38,31 @@ class WorkingOrder:
     resting: bool = False
     bar_seq: int = -1  # bar (or book) in which it last filled, for the per-bar volume cap
     bar_filled: float = 0.0
+    # fixed by the order's type, side and price (which never change): read once
+    trigger_type: bool = field(init=False)  # a STOP or TAKE_PROFIT order
+    trigger_falls: bool = field(init=False)  # a falling price fires it (sell stop, buy TP)
+    takes_only: bool = field(init=False)  # never rests: a market order or a market trigger
+
+    @classmethod
+    def of(cls, order: Order, seq: int, delay_ms: int) -> WorkingOrder:
+        """The venue's record of a newly submitted ``order`` (its ``seq`` is its venue id)."""
+        price, trigger = order.price, order.trigger_price
+        return cls(  # positional: cheaper than keywords on this per-order path
+            order,
+            seq,
+            str(seq),
+            1 if order.side is BUY else -1,
+            float(price) if price is not None else NAN,
+            float(trigger) if trigger is not None else NAN,
+            delay_ms,
+        )
+
+    def __post_init__(self) -> None:
+        order = self.order
+        kind = order.type
+        self.trigger_type = kind.is_trigger
+        self.trigger_falls = (self.sign < 0) if kind is STOP else (self.sign > 0)
+        self.takes_only = kind is MARKET or order.price is None
 
     @property
     def side(self) -> Side:
@@ -44,17 +70,12 @@ class WorkingOrder:
 
     @property
     def is_trigger(self) -> bool:
-        return self.order.type.is_trigger and not self.triggered
+        return self.trigger_type and not self.triggered
 
     @property
     def is_market(self) -> bool:
         """Takes at any price: a market order or a triggered trigger order without a limit."""
         return self.order.price is None
-
-    @property
-    def takes_only(self) -> bool:
-        """Never rests: market orders (Hyperliquid's are IOC) and triggered market triggers."""
-        return self.order.type is OrderType.MARKET or self.order.price is None
 
     @property
     def level(self) -> float:
@@ -64,8 +85,7 @@ class WorkingOrder:
     def falls(self) -> bool:
         """True when a falling price hits this order (buy limit, sell stop, buy take-profit)."""
         if self.is_trigger:
-            stop = self.order.type is OrderType.STOP
-            return (self.sign < 0) if stop else (self.sign > 0)
+            return self.trigger_falls
         return self.sign > 0
 
 
@@ -106,10 +126,10 @@ class MarketState:
     last_src: float = NAN  # ``last`` when ``last_d`` was made
     last_d: Decimal = Decimal("NaN")  # ``last`` as the Decimal it prints as (see last_dec)
     rounded: dict[tuple[Decimal, str], Decimal] = field(default_factory=dict)  # round_price memo
+    symbol: str = field(init=False)  # the instrument's
 
-    @property
-    def symbol(self) -> str:
-        return self.instrument.symbol
+    def __post_init__(self) -> None:
+        self.symbol = self.instrument.symbol
 
     @property
     def has_price(self) -> bool:
@@ -157,13 +177,14 @@ class MarketState:
             elif level < up:
                 up = level
         position = self.position
-        if position.size > 0 and position.liq_f > down:
+        size = position.size
+        if size > 0 and position.liq_f > down:
             down = position.liq_f
-        elif position.size < 0 and position.liq_f < up:
+        elif size < 0 and position.liq_f < up:
             up = position.liq_f
         self.down, self.up = down, up
-        self.busy = bool(self.pending or self.resting or position.size or self.deferred)
-        if position.size:
+        self.busy = bool(self.pending or self.resting or size or self.deferred)
+        if size:
             self.next_funding = self.funding_scanned + self.funding_interval_ms
         else:
             self.next_funding = FAR

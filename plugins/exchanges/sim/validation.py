@@ -11,7 +11,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sparkstacker.model import ZERO, Instrument, Order, OrderType, Side, TimeInForce
+from sparkstacker.model import ZERO, Instrument, Order
+from sparkstacker_plugins.exchanges.sim.members import ALO, BUY, LIMIT
 from sparkstacker_plugins.exchanges.sim.messages import VenueMessages
 from sparkstacker_plugins.exchanges.sim.state import WorkingOrder
 
@@ -60,7 +61,7 @@ def increasing_size(sign: int, size: Decimal, reduce_only: bool, position: Decim
 
 
 def closes_position(order: Order, position: Decimal) -> bool:
-    opposite = position != 0 and (position > 0) != (order.side is Side.BUY)
+    opposite = position != 0 and (position > 0) != (order.side is BUY)
     if not opposite:
         return False
     return order.size == abs(position) or (order.reduce_only and order.size >= abs(position))
@@ -89,7 +90,7 @@ def check_order(
     if price is not None and abs(price - last) > _BAND * last and last > 0:
         return msgs.price_too_far
     position = view.position
-    buy = order.side is Side.BUY
+    buy = order.side is BUY
     increases = position == 0 or (position > 0) == buy
     if order.reduce_only and not order.type.is_trigger and increases:
         return msgs.reduce_only
@@ -97,14 +98,14 @@ def check_order(
     value = instrument.notional(size, reference)
     if value < instrument.min_notional and not closes_position(order, position):
         return msgs.min_value(instrument.min_notional)
-    if order.tif is TimeInForce.ALO and order.type is OrderType.LIMIT and price is not None:
+    if order.tif is ALO and order.type is LIMIT and price is not None:
         gap = price - view.ask if buy else view.bid - price
         if gap > 0 or (gap == 0 and view.book):
             return msgs.post_only_crossed(view.bid, view.ask)
     adding = increasing_size(1 if buy else -1, size, order.reduce_only, position)
     if adding == 0:
         return None  # adds no exposure: needs no margin
-    needed = instrument.notional(adding, reference) / view.leverage
+    needed = (value if adding is size else instrument.notional(adding, reference)) / view.leverage
     if needed > 0 and needed > view.margin_available():
         return msgs.margin
     return None

@@ -112,3 +112,14 @@ def test_order_book_returns_the_last_snapshot_or_an_empty_one() -> None:
     snapshot = book(T0 + MIN, BIDS, ASKS)
     sim.on_book(SYMBOL, snapshot)
     assert asyncio.run(sim.order_book(SYMBOL)) == snapshot
+
+
+def test_reduce_only_walking_the_book_stops_at_the_position() -> None:
+    sim = make_sim(fill_at="close")
+    sim.on_book(SYMBOL, book(T0, BIDS, ASKS))
+    sim.submit_order(market("buy", "1.5"))  # 1 at 2000.5, 0.5 at 2001
+    sim.on_book(SYMBOL, book(T0 + MIN, BIDS, ASKS))
+    report = sim.submit_order(market("sell", "4", reduce_only=True))
+    assert [(f.price, f.size) for f in report.fills] == [(D("1999.5"), D(1)), (D("1999"), D("0.5"))]
+    assert report.filled_size == D("1.5")
+    assert asyncio.run(sim.account()).position(SYMBOL) is None

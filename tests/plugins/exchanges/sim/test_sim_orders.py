@@ -244,6 +244,20 @@ def test_reduce_only_larger_than_the_position_is_shrunk_to_it() -> None:
     assert run(sim.account()).position(SYMBOL) is None
 
 
+def test_resting_reduce_only_limit_fills_as_maker_only_up_to_the_position() -> None:
+    sim = make_sim(bps=0)
+    flat_bar(sim, 0, 2000)
+    sim.submit_order(market("buy", "1"))
+    flat_bar(sim, 1, 2000)
+    sim.submit_order(order("sell", "3", price="2010", reduce_only=True, cid="r"))
+    flat_bar(sim, 2, 2000)  # rests below its price
+    (report,) = reports(bar(sim, 3, 2000, 2020, 2000, 2015), "r")
+    ((fill,),) = [report.fills]
+    assert (fill.size, fill.price, fill.liquidity) == (D("1"), D("2010"), Liquidity.MAKER)
+    assert (report.status, report.reason) == (OrderStatus.CANCELLED, "reduceOnlyCanceled")
+    assert run(sim.account()).position(SYMBOL) is None
+
+
 def test_min_notional_rejects_small_orders_but_not_a_full_close() -> None:
     sim = make_sim(bps=0)
     flat_bar(sim, 0, 2000)

@@ -41,12 +41,15 @@ from sparkstacker.model import (
     Signal,
     SignalEvent,
 )
+from sparkstacker.model.members import FLAT
 from sparkstacker.registry import Registry, suggest
 from sparkstacker.risk.governor import Governor, GovernorChange, GovernorState
 from sparkstacker.risk.pretrade import PreTradeRisk, PreTradeSettings
 from sparkstacker.strategy import StrategyRuntime
 
 log = logging.getLogger("sparkstacker.engine")
+
+HALTED = GovernorState.HALTED  # read on every bar close (a class attribute read costs more)
 
 
 @dataclass
@@ -276,10 +279,12 @@ class Engine:
         post_only: bool = False,
         reason: str = "",
     ) -> None:
-        self.events.signals += 1
-        if self.governor is not None and self.governor.state >= GovernorState.HALTED:
-            ignored: str | None = f"governor {self.governor.state.name}"
-        elif direction is Direction.FLAT:
+        events = self.events
+        events.signals += 1
+        governor = self.governor
+        if governor is not None and governor.state >= HALTED:
+            ignored: str | None = f"governor {governor.state.name}"
+        elif direction is FLAT:
             ignored = await self.executor.exit(slot, reason=reason)
         else:
             ignored = await self.executor.enter(
@@ -292,9 +297,9 @@ class Engine:
                 reason=reason,
             )
         if ignored is not None:
-            self.events.signals_ignored += 1
+            events.signals_ignored += 1
             key = ignored.split(":")[0]
-            self.events.ignored_reasons[key] = self.events.ignored_reasons.get(key, 0) + 1
+            events.ignored_reasons[key] = events.ignored_reasons.get(key, 0) + 1
         if self._emit_signals:
             signal = Signal(
                 strategy=slot.name,
@@ -344,9 +349,11 @@ class Engine:
         slot.bar_index = bar_index
         slot.last_close = bar[3]
         ctx = BarContext(self, slot, bar_index, timestamp_ms, bar)
-        if slot.leg.size != 0 or slot.name in self.hedges.groups:
+        groups = self.hedges.groups
+        if slot.leg.size != 0 or (groups and slot.plan.name in groups):
             await self.monitor.check(slot, ctx)
-        if self.governor is not None and self.governor.state >= GovernorState.HALTED:
+        governor = self.governor
+        if governor is not None and governor.state >= HALTED:
             return
         await slot.runtime.on_bar(ctx)
 

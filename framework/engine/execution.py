@@ -23,9 +23,9 @@ from sparkstacker.model import (
     Order,
     OrderType,
     Side,
-    TimeInForce,
 )
-from sparkstacker.model.order import order_shape, trusted_order
+from sparkstacker.model.members import ALO, BUY, FLAT, GTC, IOC, LIMIT, LONG, MARKET, SELL
+from sparkstacker.model.order import TERMINAL_STATUSES, order_shape, trusted_order
 from sparkstacker.registry import Registry
 from sparkstacker.sizing import Sizer, sizing_request
 
@@ -66,14 +66,14 @@ class Executor:
         reason: str = "",
     ) -> str | None:
         """Open (or flip into) ``direction``. Returns why nothing was sent, or None if sent."""
-        if direction is Direction.FLAT:
+        if direction is FLAT:
             return await self.exit(slot, reason=reason)
         if slot.halted:
             return f"strategy halted: {slot.halted}"
         if slot.busy:
             return "an order of this strategy is still working"
         current = slot.leg.size
-        long = direction is Direction.LONG
+        long = direction is LONG
         if (current > 0) if long else (current < 0):
             return f"already {direction.value}"
         flipping = current != 0
@@ -83,12 +83,13 @@ class Executor:
                 await self.exit(slot, reason=f"{reason} (flip; entry blocked: {blocked})")
             return blocked
         plan = slot.plan
-        if plan.sizing is None:
+        sizing = plan.sizing
+        if sizing is None:
             return "strategy has no size clause"
         ref = Decimal(repr(price)) if limit_price is None else Decimal(repr(limit_price))
-        sizer = self._sizers.get(plan.sizing.sizer)
+        sizer = self._sizers.get(sizing.sizer)
         if sizer is None:
-            sizer = self._sizers[plan.sizing.sizer] = self.registry.sizers.get(plan.sizing.sizer)
+            sizer = self._sizers[sizing.sizer] = self.registry.sizers.get(sizing.sizer)
         request = sizing_request(
             instrument=slot.instrument,
             direction=direction,
@@ -98,11 +99,11 @@ class Executor:
             confidence=_confidence(confidence),
             stop_distance=plan.risk.stop_loss,
         )
-        decision = sizer.size(request, plan.sizing.params)
+        decision = sizer.size(request, sizing.params)
         if not decision.is_trade:
             if flipping:  # the old side is still wrong: close it even if the new one can't open
                 await self.exit(slot, reason=f"{reason} (flip; no size for the new side)")
-            return f"sizer {plan.sizing.sizer}: {decision.reason}"
+            return f"sizer {sizing.sizer}: {decision.reason}"
         size = decision.size
         tag = "entry"
         if flipping:
@@ -113,7 +114,7 @@ class Executor:
             tag = "flip"
         order = self._order(
             slot,
-            Side.BUY if long else Side.SELL,
+            BUY if long else SELL,
             size,
             limit_price=limit_price,
             post_only=post_only,
@@ -139,7 +140,8 @@ class Executor:
         size = abs(slot.leg.size)
         if size == 0:
             return "flat"
-        if slot.exit_order is not None and slot.exit_order.is_open:
+        working = slot.exit_order
+        if working is not None and working.status not in TERMINAL_STATUSES:
             return "an exit is already working"
         if fraction is not None:
             try:
@@ -147,7 +149,7 @@ class Executor:
             except ModelError as exc:
                 return str(exc)
         await self.cancel_protective(slot, reason="position closing")
-        side = Side.SELL if slot.leg.size > 0 else Side.BUY
+        side = SELL if slot.leg.size > 0 else BUY
         order = self._order(
             slot, side, size, reduce_only=True, tag="exit", reason=reason or "exit", origin=origin
         )
@@ -222,16 +224,16 @@ class Executor:
         origin: str = "strategy",
     ) -> Order | None:
         price = None
-        kind = OrderType.MARKET
-        tif = TimeInForce.IOC
+        kind = MARKET
+        tif = IOC
         if limit_price is not None:
             try:
-                mode = "down" if side is Side.BUY else "up"
+                mode = "down" if side is BUY else "up"
                 price = slot.instrument.round_price(Decimal(repr(limit_price)), mode)  # type: ignore[arg-type]
             except ModelError:
                 return None
-            kind = OrderType.LIMIT
-            tif = TimeInForce.ALO if post_only else TimeInForce.GTC
+            kind = LIMIT
+            tif = ALO if post_only else GTC
         plan = slot.plan
         return trusted_order(
             {

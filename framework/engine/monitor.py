@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
@@ -32,24 +33,20 @@ class PositionMonitor:
         self._fired: dict[tuple[str, int], bool] = {}  # (strategy, warning index) → active
         self.liquidation = LiquidationWatch(engine)
         self.margin_actions = 0  # margin-warning crossings that sent an order
-        self._watches: dict[str, bool] = {}  # strategy → has engine-side position rules
+        # strategy → its engine-side position rules (None: none), fixed per run
+        self._watches: dict[str, _PositionRules | None] = {}
 
     def watches(self, slot: StrategySlot) -> bool:
         """Does the strategy have a rule this monitor enforces on a held position (duration,
         trailing stop, or stop / target on a venue without trigger orders)? Fixed per run."""
-        found = self._watches.get(slot.name)
-        if found is None:
-            risk = slot.plan.risk
-            protective = risk.stop_loss is not None or risk.take_profit is not None
-            venue = self.engine.venues.get(slot.venue)
-            triggers = venue is not None and venue.capabilities.trigger_orders
-            found = self._watches[slot.name] = (
-                risk.max_duration_bars is not None
-                or risk.max_duration is not None
-                or risk.trailing_stop is not None
-                or (protective and not triggers)
-            )
-        return found
+        return self._rules(slot) is not None
+
+    def _rules(self, slot: StrategySlot) -> _PositionRules | None:
+        """The slot's position rules, read from its plan once (None: nothing to enforce)."""
+        name, known = slot.name, self._watches
+        if name not in known:
+            known[name] = _PositionRules.of(slot, self.engine)
+        return known[name]
 
     def margin_ratio(self, venue: str) -> float:
         """Maintenance margin over equity for one venue account (1.0 = liquidation)."""
@@ -70,44 +67,41 @@ class PositionMonitor:
     async def check(self, slot: StrategySlot, ctx: BarContext) -> None:
         if slot.plan.risk.margin_warnings and await self._margin(slot):
             return
-        if slot.leg.size == 0 or not self.watches(slot):
+        if slot.leg.size == 0:
             return
-        await self._position(slot, ctx)
+        rules = self._rules(slot)
+        if rules is not None:
+            await self._position(slot, ctx, rules)
 
-    async def _position(self, slot: StrategySlot, ctx: BarContext) -> None:
-        engine = self.engine
-        risk = slot.plan.risk
+    async def _position(self, slot: StrategySlot, ctx: BarContext, rules: _PositionRules) -> None:
         leg = slot.leg
-        exit_ = engine.executor.exit
-        if (
-            leg.opened_bar is not None
-            and risk.max_duration_bars is not None
-            and ctx.bar_index - leg.opened_bar >= risk.max_duration_bars
-        ):
+        exit_ = self.engine.executor.exit
+        opened = leg.opened_bar
+        if opened is not None and rules.bars is not None and ctx.bar_index - opened >= rules.bars:
             await exit_(slot, reason="max_duration", origin="monitor")
             return
-        if (
-            leg.opened_ms is not None
-            and risk.max_duration is not None
-            and ctx.timestamp_ms - leg.opened_ms >= risk.max_duration.total_seconds() * 1000
-        ):
+        opened = leg.opened_ms
+        if opened is not None and rules.ms is not None and ctx.timestamp_ms - opened >= rules.ms:
             await exit_(slot, reason="max_duration", origin="monitor")
             return
         entry = leg.entry_price
         if entry is None:
             return
+        trail = rules.trail
+        if trail is None and not rules.stops:
+            return  # duration only (the bar's close is not needed)
         long = leg.size > 0
         close = Decimal(repr(ctx.close))
-        if risk.trailing_stop is not None:
+        if trail is not None:
             best = Decimal(repr(ctx.high if long else ctx.low))
             anchor = slot.trail_anchor
             if anchor is None or (best > anchor if long else best < anchor):
                 slot.trail_anchor = anchor = best
-            limit = anchor * (1 - risk.trailing_stop) if long else anchor * (1 + risk.trailing_stop)
+            limit = anchor * trail[0] if long else anchor * trail[1]
             if (close <= limit) if long else (close >= limit):
                 await exit_(slot, reason="trailing_stop", origin="monitor")
                 return
-        if engine.venues[slot.venue].capabilities.trigger_orders:
+        if not rules.stops:
             return
         distance = protective_distance(slot)
         move = (close - entry) / entry * (1 if long else -1)
@@ -182,6 +176,33 @@ class PositionMonitor:
             return None if why is not None else f"reducing the main leg by {share:.0%}"
         why = await engine.executor.exit(slot, reason="margin: close all", origin="monitor")
         return None if why is not None else "closing the group"
+
+
+@dataclass(frozen=True, slots=True)
+class _PositionRules:
+    """What the monitor enforces on a held position, from the rule's risk clause."""
+
+    bars: int | None  # max_duration in bars
+    ms: float | None  # max_duration in milliseconds
+    trail: tuple[Decimal, Decimal] | None  # trailing stop: (1 - distance, 1 + distance)
+    stops: bool  # stop-loss / take-profit enforced here (the venue cannot rest triggers)
+
+    @classmethod
+    def of(cls, slot: StrategySlot, engine: Engine) -> _PositionRules | None:
+        risk = slot.plan.risk
+        protective = risk.stop_loss is not None or risk.take_profit is not None
+        venue = engine.venues.get(slot.venue)
+        triggers = venue is not None and venue.capabilities.trigger_orders
+        trailing = risk.trailing_stop
+        rules = cls(
+            bars=risk.max_duration_bars,
+            ms=risk.max_duration.total_seconds() * 1000 if risk.max_duration is not None else None,
+            trail=(1 - trailing, 1 + trailing) if trailing is not None else None,
+            stops=protective and not triggers,
+        )
+        if rules.bars is None and rules.ms is None and rules.trail is None and not rules.stops:
+            return None
+        return rules
 
 
 def protective_distance(slot: StrategySlot) -> tuple[Decimal | None, Decimal | None]:

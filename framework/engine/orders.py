@@ -44,6 +44,14 @@ from sparkstacker.model import (
     OrderStatus,
     OrderSubmission,
 )
+from sparkstacker.model.members import (
+    FILL_EVENT,
+    FILLED,
+    PARTIAL_FILL_EVENT,
+    PARTIALLY_FILLED,
+    REJECTED,
+    SUBMITTED,
+)
 
 log = logging.getLogger("sparkstacker.engine.orders")
 
@@ -306,7 +314,7 @@ class OrderManager:
             self.stats.vetoed += 1
             return self._reject(order, str(veto))
         sent_at = self.clock.now()
-        order = self._set(order.transition(OrderStatus.SUBMITTED, at=sent_at))
+        order = self._set(order.transition(SUBMITTED, at=sent_at))
         self.stats.submitted += 1
         # Only the intent must be committed before the request leaves (write-ahead); the
         # "submitted" step is journaled right after the venue call, before its answer is applied,
@@ -420,7 +428,7 @@ class OrderManager:
             if venue_id_pending is not None and order.venue_order_id != venue_id_pending:
                 order = self._set(order.model_copy(update={"venue_order_id": venue_id_pending}))
             return order
-        if status in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED):
+        if status in (FILLED, PARTIALLY_FILLED):
             if report.filled_size > order.filled_size:
                 raise ExchangeError(
                     f"{order.venue} reports {report.filled_size} filled for "
@@ -428,7 +436,7 @@ class OrderManager:
                     venue=order.venue,
                 )
             return order
-        if status is OrderStatus.SUBMITTED:
+        if status is SUBMITTED:
             return order
         reason = default_reason or report.reason  # a cancel we asked for keeps our reason
         order = self._set(
@@ -436,7 +444,7 @@ class OrderManager:
                 status, at=report.timestamp, reason=reason, venue_order_id=venue_id_pending
             )
         )
-        if status is OrderStatus.REJECTED:
+        if status is REJECTED:
             self.stats.rejected += 1
         if self._emit_events:
             self._emit(_STATUS_EVENT[status], order, reason)
@@ -461,11 +469,7 @@ class OrderManager:
         order = self._set(tracked.order.apply_fill(fill))
         self.fills.append(fill)
         self.stats.fills += 1
-        kind = (
-            OrderEventKind.FILL
-            if order.status is OrderStatus.FILLED
-            else OrderEventKind.PARTIAL_FILL
-        )
+        kind = FILL_EVENT if order.status is FILLED else PARTIAL_FILL_EVENT
         if self._emit_events:
             self._emit(kind, order, None, fill)
         for listener in self._fill_listeners:

@@ -10,7 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from sparkstacker.model import ZERO, Fill, Order, Side, apply_signed_fill
+from sparkstacker.model import ZERO, Fill, Order, apply_signed_fill
+from sparkstacker.model.members import BUY
 
 
 @dataclass
@@ -73,7 +74,7 @@ class PositionBook:
         if leg is None:
             leg = self._legs[key] = Leg(*key)
         old, fee = leg.size, fill.fee
-        signed = +fill.size if fill.side is Side.BUY else -fill.size  # fill.signed_size
+        signed = +fill.size if fill.side is BUY else -fill.size  # fill.signed_size
         size, entry, realized = apply_signed_fill(old, leg.entry_price, signed, fill.price)
         leg.size, leg.entry_price = size, entry
         leg.realized_pnl += realized

@@ -8,7 +8,7 @@ from typing import Any
 
 from sparkstacker.engine.positions import Leg
 from sparkstacker.lang.plan import StrategyPlan
-from sparkstacker.model import Instrument, MarginMode, Order
+from sparkstacker.model import TERMINAL_STATUSES, Instrument, MarginMode, Order
 from sparkstacker.strategy import StrategyRuntime
 
 
@@ -45,7 +45,7 @@ class StrategySlot:
     @property
     def busy(self) -> bool:
         """An entry or exit is still working: do not stack another on top of it."""
-        return bool(
-            (self.entry_order is not None and self.entry_order.is_open)
-            or (self.exit_order is not None and self.exit_order.is_open)
+        entry, exit_ = self.entry_order, self.exit_order
+        return (entry is not None and entry.status not in TERMINAL_STATUSES) or (
+            exit_ is not None and exit_.status not in TERMINAL_STATUSES
         )

@@ -62,6 +62,7 @@ TERMINAL_STATUSES = frozenset(
 )
 
 _S = OrderStatus
+_FILLED, _PARTIALLY_FILLED = _S.FILLED, _S.PARTIALLY_FILLED  # read per fill: bound once
 TRANSITIONS: MappingProxyType[OrderStatus, frozenset[OrderStatus]] = MappingProxyType(
     {
         _S.NEW: frozenset({_S.SUBMITTED, _S.REJECTED, _S.CANCELLED}),
@@ -184,7 +185,7 @@ class Order(FrozenModel):
                 f"order {self.client_order_id} cannot go from {self.status} to {status}"
                 + (f" (reason: {reason})" if reason else "")
             )
-        if status is OrderStatus.FILLED and self.filled_size != self.size:
+        if status is _FILLED and self.filled_size != self.size:
             raise IllegalTransition(
                 f"order {self.client_order_id} cannot be filled: {self.filled_size} of "
                 f"{self.size} filled"
@@ -219,7 +220,7 @@ class Order(FrozenModel):
             # out of memory in long backtests.
             filled, avg = quantity, price
             fees = fee if not fees else fees + fee
-        status = OrderStatus.FILLED if filled == size else OrderStatus.PARTIALLY_FILLED
+        status = _FILLED if filled == size else _PARTIALLY_FILLED
         if status not in TRANSITIONS[self.status]:
             raise IllegalTransition(
                 f"order {cid} in state {self.status} cannot take fill {fill.fill_id}"

@@ -18,7 +18,8 @@ from typing import Protocol
 
 from sparkstacker.errors import OrderVetoed
 from sparkstacker.lang.plan import PortfolioPlan, StrategyPlan
-from sparkstacker.model import ZERO, Instrument, Order, OrderType, Side
+from sparkstacker.model import ZERO, Instrument, Order
+from sparkstacker.model.members import BUY, LIMIT, MARKET, SELL
 from sparkstacker.risk.governor import Governor
 
 
@@ -123,9 +124,7 @@ class PreTradeRisk:
     def _reduces(self, order: Order) -> bool:
         position = self._position(order)
         return (
-            position != 0
-            and (position > 0) != (order.side is Side.BUY)
-            and order.size <= abs(position)
+            position != 0 and (position > 0) != (order.side is BUY) and order.size <= abs(position)
         )
 
     def check_governor(self, order: Order) -> None:
@@ -146,7 +145,7 @@ class PreTradeRisk:
             raise OrderVetoed(
                 f"reduce-only {order.side} with no position to reduce", check="reduce_only"
             )
-        if (position > 0) == (order.side is Side.BUY):
+        if (position > 0) == (order.side is BUY):
             raise OrderVetoed(
                 f"reduce-only {order.side} would increase a {'long' if position > 0 else 'short'} "
                 "position",
@@ -207,10 +206,8 @@ class PreTradeRisk:
         if price is None:
             return
         low, high = _reach(self._position(order), self._working(order).get(_leg_key(order), []))
-        if order.side is Side.BUY:
-            after = max(high + order.size, ZERO)
-        else:
-            after = max(order.size - low, ZERO)
+        size = order.size
+        after = max(high + size, ZERO) if order.side is BUY else max(size - low, ZERO)
         value = after * price
         limit = plan.risk.max_position.resolve(self.view.equity())
         if value > limit:
@@ -243,7 +240,7 @@ class PreTradeRisk:
             pending += (max(abs(low), abs(high)) - abs(held)) * mark
         position = self._position(order)
         low, high = _reach(position, mine)
-        if order.side is Side.BUY:
+        if order.side is BUY:
             high += order.size
         else:
             low -= order.size
@@ -257,7 +254,7 @@ class PreTradeRisk:
             )
 
     def check_price_band(self, order: Order) -> None:
-        if order.type is not OrderType.LIMIT:
+        if order.type is not LIMIT:
             return
         price = order.price
         if price is None:
@@ -267,19 +264,19 @@ class PreTradeRisk:
             return
         band = self.settings.price_band
         side = order.side
-        if side is Side.BUY and price > mark * (1 + band):
+        if side is BUY and price > mark * (1 + band):
             raise OrderVetoed(
                 f"buy limit {price} is more than {band:.1%} above the mark {mark}",
                 check="price_band",
             )
-        if side is Side.SELL and price < mark * (1 - band):
+        if side is SELL and price < mark * (1 - band):
             raise OrderVetoed(
                 f"sell limit {price} is more than {band:.1%} below the mark {mark}",
                 check="price_band",
             )
 
     def check_duplicate(self, order: Order) -> None:
-        if order.type is OrderType.MARKET:
+        if order.type is MARKET:
             return  # a market (IOC) order never rests, so it cannot duplicate a working one
         window = self.settings.duplicate_window_ms
         now = self.view.now_ms()
@@ -326,7 +323,7 @@ def _reach(position: Decimal, working: list[Order]) -> tuple[Decimal, Decimal]:
     of each): position minus every sell, position plus every buy."""
     low = high = position
     for other in working:
-        if other.side is Side.BUY:
+        if other.side is BUY:
             high += other.remaining
         else:
             low -= other.remaining

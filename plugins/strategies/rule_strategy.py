@@ -22,7 +22,7 @@ from sparkstacker.lang.plan import (
     StrategyState,
     StrategyStream,
 )
-from sparkstacker.model import Direction
+from sparkstacker.model.members import LONG, SHORT
 from sparkstacker.strategy import StrategyContext, StrategyPlugin
 
 
@@ -41,6 +41,7 @@ class RuleRuntime:
         self.prepared: PreparedStrategy | None = None
         self.stream: StrategyStream | None = None
         self._active: np.ndarray | None = None
+        self._acts: memoryview | None = None  # ``_active`` as Python bools, read per bar
 
     def attach_frame(self, frame: BarFrame) -> None:
         """Backtests: evaluate every state-free series once over the whole frame."""
@@ -49,6 +50,7 @@ class RuleRuntime:
             el, es = prepared.entries()
             xl, xs = prepared.exits()
             self._active = np.asarray(el | es | xl | xs, dtype=bool)
+            self._acts = np.ascontiguousarray(self._active).data
         release = getattr(prepared, "release_intermediates", None)
         if release is not None:
             release()  # a backtest only decides: the inner steps of its conditions can go
@@ -57,7 +59,7 @@ class RuleRuntime:
         """Backtests: the run is over; drop the whole-frame series (they are the largest
         thing a strategy holds: tens of MB at a million bars) before the result is built."""
         self.prepared = None
-        self._active = None
+        self._active = self._acts = None
 
     def warm_up(self, bars: Iterable[Mapping[str, float]]) -> int:
         """Paper and live runs: feed history bars before the first traded one.
@@ -127,10 +129,12 @@ class RuleRuntime:
     async def on_bar(self, ctx: StrategyContext) -> None:
         prepared = self.prepared
         if prepared is not None and prepared.state_free:
-            if self._active is not None and not self._active[ctx.bar_index]:
+            index = ctx.bar_index
+            acts = self._acts
+            if acts is not None and not acts[index]:
                 return
             # Backtests of a state-free plan: the vectorised form decides, no engine state.
-            await act(ctx, self.decide(ctx, FLAT_STATE))
+            await act(ctx, prepared.decide(index, FLAT_STATE))
             return
         engine: Any = getattr(ctx, "_engine", None)
         slot: Any = getattr(ctx, "slot", None)
@@ -150,13 +154,13 @@ async def act(ctx: StrategyContext, decision: BarDecision) -> None:
     if decision.enter_long and decision.enter_short:
         direction = None  # contradictory entries on one bar: none (documented in docs/rules.md)
     elif decision.enter_long:
-        direction = Direction.LONG
+        direction = LONG
     elif decision.enter_short:
-        direction = Direction.SHORT
+        direction = SHORT
     else:
         direction = None
     limit = decision.limit_price if decision.style.kind == "limit" else None
-    if direction is not None and position * direction.sign < 0:
+    if direction is not None and ((position < 0) if direction is LONG else (position > 0)):
         await ctx.enter(
             direction,
             confidence=decision.confidence,

@@ -14,10 +14,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from sparkstacker.exchange import VenueEvent
-from sparkstacker.model import TimeInForce, from_millis
-from sparkstacker_plugins.exchanges.sim.core import SimCore, dec
-from sparkstacker_plugins.exchanges.sim.execution import Executor
-from sparkstacker_plugins.exchanges.sim.members import (
+from sparkstacker.model import TERMINAL_STATUSES, TimeInForce, from_millis
+from sparkstacker.model.members import (
     ALO,
     CANCELLED,
     FOK,
@@ -26,6 +24,8 @@ from sparkstacker_plugins.exchanges.sim.members import (
     REJECTED,
     TRIGGERED,
 )
+from sparkstacker_plugins.exchanges.sim.core import SimCore, dec
+from sparkstacker_plugins.exchanges.sim.execution import Executor
 from sparkstacker_plugins.exchanges.sim.state import MarketState, WorkingOrder
 
 Out = list[VenueEvent]
@@ -97,11 +97,10 @@ class OrderFlow:
         """A live, non-trigger order meets the touch."""
         ex = self.ex
         msgs = self.core.messages
-        order = wo.order
         if ex.reducible(m, wo) == 0:
             ex.end(m, wo, REJECTED, msgs.reduce_only, ts_ms, out)
             return
-        tif = IOC if wo.takes_only else order.tif
+        tif = IOC if wo.takes_only else wo.tif
         crossing = self.crosses(wo, touch, tif)
         if tif is ALO and crossing:
             reason = msgs.post_only_crossed(_dec_or(touch.bid), _dec_or(touch.ask))
@@ -115,12 +114,12 @@ class OrderFlow:
             else:
                 self._rest(m, wo, touch, ts_ms, out)
             return
-        if tif is FOK and self._fillable(m, wo) < order.remaining:
+        if tif is FOK and self._fillable(m, wo) < wo.remaining:
             ex.end(m, wo, REJECTED, msgs.fok_not_filled, ts_ms, out)
             return
         price_f = touch.ask if wo.sign > 0 else touch.bid
         fills = ex.take(m, wo, price_f, dec(price_f), ts_ms, out)
-        if wo.order.is_terminal:
+        if wo.order.status in TERMINAL_STATUSES:
             ex.finish_step(m, wo, fills, ts_ms, out, keep_resting=False)
             return
         if tif is GTC:
@@ -139,12 +138,12 @@ class OrderFlow:
         """Rest on the book; on bars a limit sitting exactly at the price is touched at once."""
         self.ex.rest(m, wo)
         at_touch = wo.price_f == (touch.ask if wo.sign > 0 else touch.bid)
-        if at_touch and not touch.book and self.core.options.touch_fills:
+        if at_touch and not touch.book and self.core.touch_fills:
             self.ex.maker_fill(m, wo, ts_ms, out)
 
     def _fillable(self, m: MarketState, wo: WorkingOrder) -> Decimal:
         if m.book is not None:
-            return self.ex.book_depth(m, wo, wo.order.price)
+            return self.ex.book_depth(m, wo, wo.price)
         return self.ex.bar_allowance(m, wo)
 
 

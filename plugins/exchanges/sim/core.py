@@ -62,14 +62,29 @@ class SimCore:
     cross_positions: int = 0  # open cross positions (kept by Executor.refresh_risk)
     _order_seq: int = 0
     _fill_seq: int = 0
+    # options read per order, fill or bar, as plain attributes (a model's field costs ~4x;
+    # the options are frozen)
+    quote: str = field(init=False)
+    account: str = field(init=False)
+    order_history: int = field(init=False)
+    fill_at_close: bool = field(init=False)
+    touch_fills: bool = field(init=False)
+    funding_rate: Decimal | None = field(init=False)
 
     def __post_init__(self) -> None:
-        self.fills = deque(maxlen=self.options.fill_history)
+        options = self.options
+        self.fills = deque(maxlen=options.fill_history)
+        self.quote = options.quote
+        self.account = options.account
+        self.order_history = options.order_history
+        self.fill_at_close = options.fill_at == "close"
+        self.touch_fills = options.touch_fills
+        self.funding_rate = options.funding_rate
 
     def forget_old_orders(self) -> None:
         """Keep every open order and only the most recent finished ones, like the real venue
         (bounded memory in long backtests)."""
-        limit = self.options.order_history
+        limit = self.order_history
         if len(self.orders) <= 2 * limit:
             return
         finished = [cid for cid, wo in self.orders.items() if wo.order.status in TERMINAL_STATUSES]
@@ -98,7 +113,7 @@ class SimCore:
         order = wo.order
         report: OrderReport = _build_report(
             {
-                "client_order_id": order.client_order_id,
+                "client_order_id": wo.client_order_id,
                 "venue_order_id": wo.venue_order_id,
                 "status": order.status,
                 "filled_size": order.filled_size,
@@ -120,7 +135,7 @@ class SimCore:
                 "venue": self.name,
                 "timestamp": at,
                 "report": self._report(wo, at, fills),
-                "symbol": wo.order.symbol,
+                "symbol": wo.symbol,
             }
         )
         return event

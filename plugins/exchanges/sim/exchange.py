@@ -40,6 +40,7 @@ from sparkstacker.model import (
     to_millis,
 )
 from sparkstacker.model.fast import replace
+from sparkstacker.model.members import ACCEPTED, CROSS, REJECTED
 from sparkstacker.slippage import SlippageModel
 from sparkstacker_plugins.exchanges.sim.arrival import OrderFlow
 from sparkstacker_plugins.exchanges.sim.core import SimCore, dec
@@ -48,7 +49,6 @@ from sparkstacker_plugins.exchanges.sim.funding import Funding
 from sparkstacker_plugins.exchanges.sim.latency import LatencyModel, latency_from_options
 from sparkstacker_plugins.exchanges.sim.ledger import Ledger
 from sparkstacker_plugins.exchanges.sim.matching import Matcher
-from sparkstacker_plugins.exchanges.sim.members import ACCEPTED, CROSS, REJECTED, SUBMITTABLE
 from sparkstacker_plugins.exchanges.sim.messages import STYLES
 from sparkstacker_plugins.exchanges.sim.options import CAPABILITIES, SimOptions
 from sparkstacker_plugins.exchanges.sim.quiet import BarSeries
@@ -64,6 +64,7 @@ if TYPE_CHECKING:
 
 _EMPTY: list[VenueEvent] = []  # shared "nothing happened" answer of the hot path; never mutate
 _PRICE_PLACES = Decimal("1e-8")
+_SUBMITTABLE = frozenset({OrderStatus.NEW, OrderStatus.SUBMITTED})  # what submit accepts
 
 
 class SimExchange:
@@ -145,7 +146,9 @@ class SimExchange:
             market.tf = Timeframe(timeframe).seconds * 1000
         leverage = min(options.default_leverage, instrument.max_leverage)
         mode = MarginMode.ISOLATED if instrument.only_isolated else options.default_margin_mode
-        core.settings[symbol] = LeverageSetting(symbol=symbol, leverage=leverage, margin_mode=mode)
+        self._use_setting(
+            market, LeverageSetting(symbol=symbol, leverage=leverage, margin_mode=mode)
+        )
         position.leverage = leverage
         position.mode = mode
         self._markets[symbol] = market
@@ -405,7 +408,7 @@ class SimExchange:
 
     async def order_status(self, client_order_id: str, symbol: str) -> OrderReport | None:
         wo = self._core.orders.get(client_order_id)
-        if wo is None or wo.order.symbol != symbol:
+        if wo is None or wo.symbol != symbol:
             return None
         return self._core.report(wo, self._market(symbol).clock_ms)
 
@@ -413,7 +416,7 @@ class SimExchange:
         return [
             wo.order
             for wo in self._core.orders.values()
-            if wo.order.is_open and (symbol is None or wo.order.symbol == symbol)
+            if wo.order.is_open and (symbol is None or wo.symbol == symbol)
         ]
 
     async def fills(self, since: datetime | None = None) -> list[Fill]:
@@ -446,15 +449,15 @@ class SimExchange:
                 venue=self.name,
             )
         now = m.clock_ms
-        if order.status not in SUBMITTABLE:
+        if order.status not in _SUBMITTABLE:
             raise ExchangeError(
                 f"order {order.client_order_id} is already {order.status}; submit a new order",
                 venue=self.name,
             )
         wo = WorkingOrder.of(order, core.next_order_seq(), core.latency.delay_ms(order))
-        core.orders[order.client_order_id] = wo
+        core.orders[wo.client_order_id] = wo
         core.forget_old_orders()
-        reason = check_order(order, m.instrument, core.messages, self._view(m))
+        reason = check_order(wo, m.instrument, core.messages, self._view(m))
         # NEW → SUBMITTED → ACCEPTED / REJECTED, legal per the state machine, in one copy.
         update: dict[str, Any] = {
             "updated_at": from_millis(now),
@@ -466,21 +469,21 @@ class SimExchange:
             return core.report(wo, now)
         update["status"] = ACCEPTED
         wo.order = replace(order, update)
-        if wo.delay_ms == 0 and self.options.fill_at == "close":
+        if wo.delay_ms == 0 and core.fill_at_close:
             out: list[VenueEvent] = []
             self._matcher.fill_now(m, wo, out)
             return self._own_report(m, wo, now, out)
         if m.tf < FAR or m.book is not None:
             wo.active_at = now + wo.delay_ms
         m.pending.append(wo)
-        m.refresh()
+        m.busy = True  # a pending order moves no level: all ``refresh`` would change
         return core.report(wo, now)
 
     def _own_report(
         self, m: MarketState, wo: WorkingOrder, now: int, out: list[VenueEvent]
     ) -> OrderReport:
         """Fold the events about ``wo`` into its report; defer the rest to the next data call."""
-        cid = wo.order.client_order_id
+        cid = wo.client_order_id
         fills: list[Fill] = []
         others: list[VenueEvent] = []
         for event in out:
@@ -500,7 +503,7 @@ class SimExchange:
         now = m.clock_ms
         wo = core.orders.get(client_order_id)
         missing = core.messages.cancel_missing
-        if wo is None or wo.order.symbol != symbol:
+        if wo is None or wo.symbol != symbol:
             return OrderReport(
                 client_order_id=client_order_id,
                 status=OrderStatus.REJECTED,
@@ -539,13 +542,19 @@ class SimExchange:
             if leverage < current.leverage:
                 self._check_decrease(m, leverage)
         setting = LeverageSetting(symbol=symbol, leverage=leverage, margin_mode=margin_mode)
-        core.settings[symbol] = setting
+        self._use_setting(m, setting)
         if position.size == 0:
             position.mode = margin_mode
             position.leverage = leverage
         elif position.mode is MarginMode.CROSS:
             position.leverage = leverage
         return setting
+
+    def _use_setting(self, m: MarketState, setting: LeverageSetting) -> None:
+        """Make ``setting`` the market's (also kept on ``m``, which each fill reads)."""
+        self._core.settings[m.symbol] = setting
+        m.leverage = setting.leverage
+        m.margin_mode = setting.margin_mode
 
     def _check_decrease(self, m: MarketState, leverage: Decimal) -> None:
         msgs = self._core.messages
@@ -564,16 +573,15 @@ class SimExchange:
 
     def _available(self) -> Decimal:
         """Margin free for new orders: cross equity − cross initial margin − orders' margin."""
-        settings = self._core.settings
         free = self._core.ledger.cash
-        for symbol, m in self._markets.items():
+        for m in self._markets.values():
             position = m.position
             size = position.size
             orders = m.resting or m.pending
             if (not size and not orders) or m.last != m.last:  # nothing held, or no price yet
                 continue
             last = m.last_dec()
-            leverage = settings[symbol].leverage
+            leverage = m.leverage
             if size and position.mode is CROSS:
                 free += position.unrealized(last) - abs(size) * last / leverage
             if orders:
@@ -588,7 +596,7 @@ class SimExchange:
         else:
             bid = book.best_bid or last
             ask = book.best_ask or last
-        leverage = self._core.settings[m.symbol].leverage
+        leverage = m.leverage
         # positional (cheaper than keywords on this per-order path): position, last, bid, ask,
         # leverage, available (None: ask free_margin), book, free_margin
         return MarketView(
@@ -611,11 +619,8 @@ class SimExchange:
             mark = dec(m.last)
             upnl = p.unrealized(mark)
             equity += upnl
-            setting = core.settings[m.symbol]
-            if p.mode is MarginMode.CROSS:
-                used = abs(p.size) * mark / setting.leverage
-            else:
-                used = p.iso_margin
+            cross = p.mode is MarginMode.CROSS
+            used = abs(p.size) * mark / m.leverage if cross else p.iso_margin
             margin_used += used
             maintenance += p.maintenance(mark)
             positions.append(

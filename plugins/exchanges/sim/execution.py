@@ -12,11 +12,9 @@ import math
 from decimal import Decimal
 
 from sparkstacker.exchange import VenueEvent
-from sparkstacker.model import ZERO, Fill, Liquidity, OrderStatus, from_millis
+from sparkstacker.model import TERMINAL_STATUSES, ZERO, Fill, Liquidity, OrderStatus, from_millis
 from sparkstacker.model.fast import Builder
-from sparkstacker_plugins.exchanges.sim.core import SimCore, dec, dec12
-from sparkstacker_plugins.exchanges.sim.ledger import FillOutcome, money
-from sparkstacker_plugins.exchanges.sim.members import (
+from sparkstacker.model.members import (
     BUY,
     CANCELLED,
     CROSS,
@@ -25,6 +23,8 @@ from sparkstacker_plugins.exchanges.sim.members import (
     SELL,
     TAKER,
 )
+from sparkstacker_plugins.exchanges.sim.core import SimCore, dec, dec12
+from sparkstacker_plugins.exchanges.sim.ledger import FillOutcome, money
 from sparkstacker_plugins.exchanges.sim.state import INF, MarketState, WorkingOrder
 
 Out = list[VenueEvent]
@@ -59,9 +59,9 @@ class Executor:
 
     def bar_allowance(self, m: MarketState, wo: WorkingOrder) -> Decimal:
         """How much of ``wo`` may still fill in the current bar (volume cap, lot-floored)."""
-        remaining = wo.order.remaining
+        remaining = wo.remaining
         share = self.core.volume_share
-        if share is None or m.in_book_mode:
+        if share is None or m.book is not None:
             return remaining
         if wo.bar_seq != m.bar_seq:
             wo.bar_seq = m.bar_seq
@@ -70,12 +70,12 @@ class Executor:
         lots = math.floor(allowed / m.lot_f + 1e-9) if allowed > 0 else 0
         if lots <= 0:
             return ZERO
-        cap = m.instrument.lot_size * lots
+        cap = m.lot_size * lots
         return cap if cap < remaining else remaining
 
     def reducible(self, m: MarketState, wo: WorkingOrder) -> Decimal | None:
         """For a reduce-only order: the size it may still take (None: not reduce-only)."""
-        if not wo.order.reduce_only:
+        if not wo.reduce_only:
             return None
         size = m.position.size
         if not size or (size > 0) == (wo.sign > 0):
@@ -106,36 +106,34 @@ class Executor:
         core = self.core
         rate = m.maker_fee if liquidity is MAKER else m.taker_fee
         fee = money(price * size * rate)
-        setting = core.settings[m.symbol]
         outcome = core.ledger.apply_fill(
             m.position,
             size if wo.sign > 0 else -size,
             price,
             fee,
-            setting.leverage,
-            setting.margin_mode,
+            m.leverage,
+            m.margin_mode,
             ts_ms,
         )
-        order = wo.order
         values = {
             "fill_id": core.next_fill_id(),
-            "client_order_id": order.client_order_id,
+            "client_order_id": wo.client_order_id,
             "venue_order_id": wo.venue_order_id,
             "venue": core.name,
-            "symbol": order.symbol,
-            "side": order.side,
+            "symbol": wo.symbol,
+            "side": wo.side,
             "price": price,
             "size": size,
             "fee": fee,
-            "fee_currency": core.options.quote,
+            "fee_currency": core.quote,
             "liquidity": liquidity,
             "timestamp": from_millis(ts_ms),
             "closed_pnl": outcome.realized,
-            "account": core.options.account,
+            "account": core.account,
         }
         # Built from the venue's own Decimals: validated only if a price is somehow not > 0.
         fill: Fill = _build_fill(values) if price > 0 else Fill(**values)
-        wo.order = order.apply_fill(fill)
+        wo.order = wo.order.apply_fill(fill)
         if core.volume_share is not None:  # the per-bar volume cap's bookkeeping
             wo.bar_filled += float(size)
         core.fills.append(fill)
@@ -145,9 +143,9 @@ class Executor:
     def taker_price(
         self, m: MarketState, wo: WorkingOrder, ref_f: float, ref_d: Decimal, size: Decimal
     ) -> Decimal:
-        raw = self.core.slippage.fill_price(wo.order.side, ref_f, float(size), m.volume, None)
+        raw = self.core.slippage.fill_price(wo.side, ref_f, float(size), m.volume, None)
         price = ref_d if raw == ref_f else dec12(raw)
-        limit = wo.order.price
+        limit = wo.price
         if limit is not None and (price - limit) * wo.sign > 0:
             price = limit
         return m.round_price(price, "up" if wo.sign > 0 else "down")
@@ -169,7 +167,7 @@ class Executor:
         """Size available to ``wo`` on the book at prices no worse than ``limit``."""
         assert m.book is not None
         total = ZERO
-        for level in m.book.side_levels(wo.order.side):
+        for level in m.book.side_levels(wo.side):
             if limit is not None and (level.price - limit) * wo.sign > 0:
                 break
             total += level.size - m.book_used.get(level.price, ZERO)
@@ -178,16 +176,18 @@ class Executor:
     def _take_book(self, m: MarketState, wo: WorkingOrder, ts_ms: int, out: Out) -> list[Fill]:
         assert m.book is not None
         fills: list[Fill] = []
+        limit = wo.price
+        lot = m.lot_size
         # a reduce-only order's fills shrink the position as much as they shrink ``want``
-        want = self.capped(m, wo, wo.order.remaining)
-        for level in m.book.side_levels(wo.order.side):
+        want = self.capped(m, wo, wo.remaining)
+        for level in m.book.side_levels(wo.side):
             if want <= 0:
                 break
-            if wo.order.price is not None and (level.price - wo.order.price) * wo.sign > 0:
+            if limit is not None and (level.price - limit) * wo.sign > 0:
                 break
             free = level.size - m.book_used.get(level.price, ZERO)
             size = min(want, free)
-            size -= size % m.instrument.lot_size
+            size -= size % lot
             if size <= 0:
                 continue
             fill = self.execute(m, wo, level.price, size, TAKER, ts_ms, out)
@@ -200,10 +200,10 @@ class Executor:
 
     def maker_fill(self, m: MarketState, wo: WorkingOrder, ts_ms: int, out: Out) -> None:
         """A resting limit was reached: fill at its own price as maker (up to the caps)."""
-        price = wo.order.price
+        price = wo.price
         assert price is not None
         if m.book is not None:
-            size = min(wo.order.remaining, self._book_cross_size(m, wo, price))
+            size = min(wo.remaining, self._book_cross_size(m, wo, price))
         else:
             size = self.bar_allowance(m, wo)
         size = self.capped(m, wo, size)
@@ -215,18 +215,18 @@ class Executor:
     def _book_cross_size(self, m: MarketState, wo: WorkingOrder, price: Decimal) -> Decimal:
         assert m.book is not None
         total = ZERO
-        for level in m.book.side_levels(wo.order.side):
+        for level in m.book.side_levels(wo.side):
             if (level.price - price) * wo.sign > 0:
                 break
             total += level.size - m.book_used.get(level.price, ZERO)
-        return total - total % m.instrument.lot_size
+        return total - total % m.lot_size
 
     def _consume_crossing(
         self, m: MarketState, wo: WorkingOrder, price: Decimal, size: Decimal
     ) -> None:
         assert m.book is not None
         left = size
-        for level in m.book.side_levels(wo.order.side):
+        for level in m.book.side_levels(wo.side):
             if left <= 0 or (level.price - price) * wo.sign > 0:
                 break
             used = m.book_used.get(level.price, ZERO)
@@ -249,13 +249,14 @@ class Executor:
         """After fills: end a reduce-only order that has nothing left to reduce, drop a filled
         order from the book, and emit the order's report."""
         order = wo.order
-        if order.is_open and order.reduce_only and self.reducible(m, wo) == ZERO:
+        terminal = order.status in TERMINAL_STATUSES
+        if wo.reduce_only and not terminal and self.reducible(m, wo) == ZERO:
             wo.order = order.transition(
                 CANCELLED,
                 at=from_millis(ts_ms),
                 reason=self.core.messages.reduce_only_cancel,
             )
-        terminal = wo.order.is_terminal
+            terminal = True
         if terminal or not keep_resting:
             self.unrest(m, wo)
         if fills or terminal:
@@ -282,10 +283,11 @@ class Executor:
         fills: list[Fill] | None = None,
     ) -> None:
         """Cancel or reject ``wo`` with the venue's words and emit its report."""
-        if wo.order.is_open:
-            if status is REJECTED and wo.order.filled_size > 0:
+        order = wo.order
+        if order.status not in TERMINAL_STATUSES:
+            if status is REJECTED and order.filled_size > 0:
                 status = CANCELLED
-            wo.order = wo.order.transition(status, at=from_millis(ts_ms), reason=reason)
+            wo.order = order.transition(status, at=from_millis(ts_ms), reason=reason)
         self.unrest(m, wo)
         if wo in m.pending:
             m.pending.remove(wo)
@@ -309,7 +311,7 @@ class Executor:
         if outcome.closed:
             position = m.position
             for wo in list(m.resting):
-                if wo is skip or not wo.order.reduce_only:
+                if wo is skip or not wo.reduce_only:
                     continue
                 if position.size == 0 or position.sign == wo.sign:
                     self.end(
@@ -374,12 +376,12 @@ class Executor:
             price=price,
             size=size,
             fee=fee,
-            fee_currency=core.options.quote,
+            fee_currency=core.quote,
             liquidity=TAKER,
             timestamp=from_millis(ts_ms),
             is_liquidation=True,
             closed_pnl=outcome.realized,
-            account=core.options.account,
+            account=core.account,
         )
         core.fills.append(fill)
         for wo in list(m.resting) + list(m.pending):

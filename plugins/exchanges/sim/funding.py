@@ -42,7 +42,7 @@ class Funding:
             m.funding_scanned = max(m.funding_scanned, last)
             return
         if rate is None:
-            rate = self.core.options.funding_rate
+            rate = self.core.funding_rate
         boundary = m.funding_scanned + interval
         while boundary <= last:
             m.funding_scanned = boundary

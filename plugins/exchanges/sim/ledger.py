@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Context, Decimal
 
 from sparkstacker.model import ZERO, MarginMode, apply_signed_fill
-from sparkstacker_plugins.exchanges.sim.members import CROSS, ISOLATED
+from sparkstacker.model.members import CROSS, ISOLATED
 
 MONEY_QUANTUM = Decimal("1e-12")
 _WIDE = Context(prec=60)

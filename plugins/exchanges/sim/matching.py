@@ -22,7 +22,7 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from sparkstacker.exchange import VenueEvent
-from sparkstacker.model import OrderBook, to_millis
+from sparkstacker.model import TERMINAL_STATUSES, OrderBook, to_millis
 from sparkstacker_plugins.exchanges.sim.arrival import OrderFlow, Touch
 from sparkstacker_plugins.exchanges.sim.core import SimCore, dec
 from sparkstacker_plugins.exchanges.sim.execution import Executor
@@ -110,7 +110,7 @@ class Matcher:
         if arrivals:
             touch = Touch.at(m.open)
             for wo in arrivals:
-                if wo.order.is_open:
+                if wo.order.status not in TERMINAL_STATUSES:
                     self.flow.arrive(m, wo, touch, m.ts, out)
 
     def fill_now(self, m: MarketState, wo: WorkingOrder, out: Out) -> None:
@@ -136,7 +136,7 @@ class Matcher:
         return due
 
     def _inclusive(self, wo: WorkingOrder) -> bool:
-        return wo.is_trigger or self.core.options.touch_fills
+        return wo.is_trigger or self.core.touch_fills
 
     def _jump(
         self,
@@ -171,7 +171,7 @@ class Matcher:
                     self.ex.liquidate(m, dec(mark), ts, out)
                 continue
             assert isinstance(item, WorkingOrder)
-            if not item.resting or item.order.is_terminal:
+            if not item.resting or item.order.status in TERMINAL_STATUSES:
                 continue
             if item.is_trigger:
                 touch = Touch.of(m) if m.book is not None else Touch.at(mark)
@@ -186,7 +186,7 @@ class Matcher:
         falling = b < a
         pos = a
         done: set[object] = set()
-        touch_fills = self.core.options.touch_fills
+        touch_fills = self.core.touch_fills
         span = abs(b - a)
         while True:
             best: object = None
@@ -256,7 +256,7 @@ class Matcher:
 
         self._jump(m, prev, limit_price, mid, ts, out)
         for wo in arrivals:
-            if wo.order.is_open:
+            if wo.order.status not in TERMINAL_STATUSES:
                 self.flow.arrive(m, wo, Touch.of(m), ts, out)
         if self.ex.breached(m, mid):
             self.ex.liquidate(m, dec(mid), ts, out)
@@ -279,6 +279,6 @@ def _liquidation_in(m: MarketState, low: float, high: float) -> bool:
 
 
 def _exact_level(wo: WorkingOrder) -> Decimal:
-    price = wo.order.trigger_price if wo.is_trigger else wo.order.price
+    price = wo.trigger_price if wo.is_trigger else wo.price
     assert price is not None
     return price

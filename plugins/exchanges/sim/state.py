@@ -13,9 +13,17 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from sparkstacker.exchange import VenueEvent
-from sparkstacker.model import Instrument, Order, OrderBook, Side
+from sparkstacker.model import (
+    Instrument,
+    MarginMode,
+    Order,
+    OrderBook,
+    OrderType,
+    Side,
+    TimeInForce,
+)
+from sparkstacker.model.members import BUY, MARKET, SELL, STOP
 from sparkstacker_plugins.exchanges.sim.ledger import PositionState
-from sparkstacker_plugins.exchanges.sim.members import BUY, MARKET, STOP
 
 FAR = 2**62
 INF = float("inf")
@@ -24,7 +32,12 @@ NAN = float("nan")
 
 @dataclass(slots=True, eq=False)
 class WorkingOrder:
-    """An order the venue knows, with the float levels the matching loop compares against."""
+    """An order the venue knows, with the float levels the matching loop compares against.
+
+    The order's terms (side, size, prices, time in force, reduce-only, ids) never change after
+    submission, so they are read once into slots (a model's field costs ~4x a slot's). Its
+    status and filled size change with each report: those are read from ``order``.
+    """
 
     order: Order
     seq: int
@@ -38,7 +51,17 @@ class WorkingOrder:
     resting: bool = False
     bar_seq: int = -1  # bar (or book) in which it last filled, for the per-bar volume cap
     bar_filled: float = 0.0
-    # fixed by the order's type, side and price (which never change): read once
+    # the order's terms, read once (``of`` also sets the ids; a bare order probe has none)
+    side: Side = field(init=False)
+    type: OrderType = field(init=False)
+    size: Decimal = field(init=False)
+    price: Decimal | None = field(init=False)  # the limit price
+    trigger_price: Decimal | None = field(init=False)
+    tif: TimeInForce = field(init=False)
+    reduce_only: bool = field(init=False)
+    symbol: str = field(init=False, default="")
+    client_order_id: str = field(init=False, default="")
+    # fixed by the order's terms
     trigger_type: bool = field(init=False)  # a STOP or TAKE_PROFIT order
     trigger_falls: bool = field(init=False)  # a falling price fires it (sell stop, buy TP)
     takes_only: bool = field(init=False)  # never rests: a market order or a market trigger
@@ -47,7 +70,7 @@ class WorkingOrder:
     def of(cls, order: Order, seq: int, delay_ms: int) -> WorkingOrder:
         """The venue's record of a newly submitted ``order`` (its ``seq`` is its venue id)."""
         price, trigger = order.price, order.trigger_price
-        return cls(  # positional: cheaper than keywords on this per-order path
+        wo = cls(  # positional: cheaper than keywords on this per-order path
             order,
             seq,
             str(seq),
@@ -56,17 +79,27 @@ class WorkingOrder:
             float(trigger) if trigger is not None else NAN,
             delay_ms,
         )
+        wo.symbol = order.symbol
+        wo.client_order_id = order.client_order_id
+        return wo
 
     def __post_init__(self) -> None:
         order = self.order
-        kind = order.type
+        self.side = BUY if self.sign > 0 else SELL
+        self.type = kind = order.type
+        self.size = order.size
+        self.price = price = order.price
+        self.trigger_price = order.trigger_price
+        self.tif = order.tif
+        self.reduce_only = order.reduce_only
         self.trigger_type = kind.is_trigger
         self.trigger_falls = (self.sign < 0) if kind is STOP else (self.sign > 0)
-        self.takes_only = kind is MARKET or order.price is None
+        self.takes_only = kind is MARKET or price is None
 
     @property
-    def side(self) -> Side:
-        return self.order.side
+    def remaining(self) -> Decimal:
+        """The size still to fill (``order.remaining``)."""
+        return self.size - self.order.filled_size
 
     @property
     def is_trigger(self) -> bool:
@@ -75,7 +108,7 @@ class WorkingOrder:
     @property
     def is_market(self) -> bool:
         """Takes at any price: a market order or a triggered trigger order without a limit."""
-        return self.order.price is None
+        return self.price is None
 
     @property
     def level(self) -> float:
@@ -97,6 +130,8 @@ class MarketState:
     taker_fee: Decimal
     funding_interval_ms: int
     lot_f: float
+    leverage: Decimal = Decimal(20)  # the account's setting for the market (``core.settings``)
+    margin_mode: MarginMode = MarginMode.CROSS  # likewise; both set by SimExchange._use_setting
     tf: int = FAR  # bar length in ms; FAR until two bars were seen (or given to add_market)
     ts: int = -FAR  # open time of the last bar
     open: float = NAN
@@ -126,10 +161,13 @@ class MarketState:
     last_src: float = NAN  # ``last`` when ``last_d`` was made
     last_d: Decimal = Decimal("NaN")  # ``last`` as the Decimal it prints as (see last_dec)
     rounded: dict[tuple[Decimal, str], Decimal] = field(default_factory=dict)  # round_price memo
-    symbol: str = field(init=False)  # the instrument's
+    symbol: str = field(init=False)  # the instrument's (read once)
+    lot_size: Decimal = field(init=False)  # the instrument's
 
     def __post_init__(self) -> None:
-        self.symbol = self.instrument.symbol
+        instrument = self.instrument
+        self.symbol = instrument.symbol
+        self.lot_size = instrument.lot_size
 
     @property
     def has_price(self) -> bool:

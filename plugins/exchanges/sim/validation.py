@@ -10,13 +10,34 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol
 
-from sparkstacker.model import ZERO, Instrument, Order
-from sparkstacker_plugins.exchanges.sim.members import ALO, BUY, LIMIT
+from sparkstacker.model import ZERO, Instrument, OrderType, Side, TimeInForce
+from sparkstacker.model.members import ALO, BUY, LIMIT
 from sparkstacker_plugins.exchanges.sim.messages import VenueMessages
 from sparkstacker_plugins.exchanges.sim.state import WorkingOrder
 
 _BAND = Decimal("0.8")
+
+
+class OrderTerms(Protocol):
+    """What the checks read of an order: an ``Order``, or the venue's ``WorkingOrder`` (which
+    holds them in plain slots, cheaper to read)."""
+
+    @property
+    def side(self) -> Side: ...
+    @property
+    def type(self) -> OrderType: ...
+    @property
+    def size(self) -> Decimal: ...
+    @property
+    def price(self) -> Decimal | None: ...
+    @property
+    def trigger_price(self) -> Decimal | None: ...
+    @property
+    def tif(self) -> TimeInForce: ...
+    @property
+    def reduce_only(self) -> bool: ...
 
 
 @dataclass(slots=True)
@@ -42,7 +63,7 @@ class MarketView:
         return self.free_margin()
 
 
-def reference_price(order: Order, last: Decimal) -> Decimal:
+def reference_price(order: OrderTerms, last: Decimal) -> Decimal:
     """The price an order is valued at: its limit, else its trigger, else the last price."""
     if order.price is not None:
         return order.price
@@ -60,7 +81,7 @@ def increasing_size(sign: int, size: Decimal, reduce_only: bool, position: Decim
     return max(ZERO, size - abs(position))
 
 
-def closes_position(order: Order, position: Decimal) -> bool:
+def closes_position(order: OrderTerms, position: Decimal) -> bool:
     opposite = position != 0 and (position > 0) != (order.side is BUY)
     if not opposite:
         return False
@@ -68,7 +89,7 @@ def closes_position(order: Order, position: Decimal) -> bool:
 
 
 def check_order(
-    order: Order, instrument: Instrument, msgs: VenueMessages, view: MarketView
+    order: OrderTerms, instrument: Instrument, msgs: VenueMessages, view: MarketView
 ) -> str | None:
     """The venue's reject reason for ``order``, or None when it is accepted."""
     price = order.price
@@ -117,10 +138,10 @@ def reserved_margin(
     """Initial margin held by live orders that would add exposure (trigger orders hold none)."""
     total = ZERO
     for wo in orders:
-        order = wo.order
+        order = wo.order  # status and filled size (the rest is read from ``wo``)
         if order.is_terminal or wo.is_trigger:
             continue
-        size = increasing_size(wo.sign, order.remaining, order.reduce_only, position)
+        size = increasing_size(wo.sign, order.remaining, wo.reduce_only, position)
         if size > 0:
-            total += size * reference_price(order, last) / leverage
+            total += size * reference_price(wo, last) / leverage
     return total

@@ -44,6 +44,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from results_file import replace_section
+
 RULES = """
 strategy "every_bar" {
     market ETH-USD on hyperliquid
@@ -239,14 +241,7 @@ def table(rows: list[dict[str, Any]]) -> str:
 
 
 def write_results(text: str) -> None:
-    current = RESULTS.read_text() if RESULTS.exists() else ""
-    section = f"{BEGIN}\n{text}\n{END}"
-    if BEGIN in current and END in current:
-        head, rest = current.split(BEGIN, 1)
-        tail = rest.split(END, 1)[1]
-        RESULTS.write_text(head + section + tail)
-    else:
-        RESULTS.write_text(current.rstrip("\n") + "\n\n" + section + "\n")
+    replace_section(RESULTS, BEGIN, END, text)
 
 
 def main() -> None:

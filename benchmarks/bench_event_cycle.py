@@ -41,11 +41,12 @@ from sparkstacker.context import RunContext
 from sparkstacker.engine.clock import SimulatedClock
 from sparkstacker.engine.context import BarContext
 from sparkstacker.engine.engine import Engine
+from sparkstacker.engine.execution import ENTRY_ORDER_SHAPE
 from sparkstacker.exchange import OrderReport, VenueEvent
 from sparkstacker.lang import compile_text
 from sparkstacker.lang.plan import BarFrame
 from sparkstacker.model import ZERO, Direction, Fill, Order, apply_signed_fill, from_millis
-from sparkstacker.model.fast import Builder, replace
+from sparkstacker.model.fast import replace
 from sparkstacker.model.members import (
     ACCEPTED,
     BUY,
@@ -58,11 +59,13 @@ from sparkstacker.model.members import (
     SUBMITTED,
     TAKER,
 )
-from sparkstacker.model.order import order_shape, trusted_order
+from sparkstacker.model.order import trusted_order
 from sparkstacker.plugins import make_plugin_manager
 from sparkstacker.registry import Registry
 from sparkstacker.sizing import size_decision, sizing_request
+from sparkstacker_plugins.exchanges.sim.core import build_event, build_report
 from sparkstacker_plugins.exchanges.sim.exchange import SimExchange
+from sparkstacker_plugins.exchanges.sim.execution import build_fill
 from sparkstacker_plugins.exchanges.sim.options import SimOptions
 
 T0 = 1_704_067_200_000
@@ -255,7 +258,7 @@ class LeanVenue:
 
 class ContractModels:
     """The objects our plugin contracts pass per cycle, built the cheapest trusted way the
-    framework has (``fast.Builder``, ``trusted_order``, the order state machine): a
+    framework has (the engine's and the venue's own builders and the order state machine): a
     ``SizingRequest`` and ``SizeDecision`` (sizer plugins), the ``Order`` and its state copies
     (engine and venue: submitted, accepted, filled), two ``OrderReport`` s, the ``Fill`` and the
     ``VenueEvent`` that carries it (exchange plugins). With them, the lean cycle is the floor of
@@ -297,7 +300,7 @@ class ContractModels:
             "created_at": now,
             "annotations": {"reason": "bench", "origin": "strategy"},
         }
-        submitted = trusted_order(values, _ORDER_SHAPE).transition(SUBMITTED, at=now)
+        submitted = trusted_order(values, ENTRY_ORDER_SHAPE).transition(SUBMITTED, at=now)
         venue = replace(submitted, {"status": ACCEPTED, "updated_at": now, "venue_order_id": "1"})
         _report(venue, now, ())
         self.working[order.client_order_id] = (submitted.transition(ACCEPTED, at=now), venue)
@@ -305,7 +308,7 @@ class ContractModels:
     def fill(self, fill: LeanFill, realized: Decimal) -> None:
         now = from_millis(fill.ts_ms)
         engine, venue = self.working.pop(fill.client_order_id)
-        record = _FILL(
+        record = build_fill(
             {
                 "fill_id": f"sim-f{fill.client_order_id}",
                 "client_order_id": fill.client_order_id,
@@ -325,14 +328,14 @@ class ContractModels:
         )
         venue = venue.apply_fill(record)
         report = _report(venue, now, (record,))
-        self.last_event = _EVENT(
+        self.last_event = build_event(
             {"kind": "order", "venue": "sim", "timestamp": now, "report": report, "symbol": "ETH"}
         )
         self.last_order = engine.apply_fill(report.fills[0])
 
 
 def _report(order: Order, at: datetime, fills: tuple[Fill, ...]) -> OrderReport:
-    report: OrderReport = _REPORT(
+    report: OrderReport = build_report(
         {
             "client_order_id": order.client_order_id,
             "venue_order_id": order.venue_order_id,
@@ -345,61 +348,6 @@ def _report(order: Order, at: datetime, fills: tuple[Fill, ...]) -> OrderReport:
         }
     )
     return report
-
-
-_ORDER_SHAPE = order_shape(
-    (
-        "client_order_id",
-        "venue",
-        "symbol",
-        "side",
-        "type",
-        "tif",
-        "size",
-        "price",
-        "reduce_only",
-        "leverage",
-        "margin_mode",
-        "strategy",
-        "leg",
-        "group_id",
-        "created_at",
-        "annotations",
-    )
-)
-_REPORT = Builder(
-    OrderReport,
-    given=(
-        "client_order_id",
-        "venue_order_id",
-        "status",
-        "filled_size",
-        "avg_fill_price",
-        "reason",
-        "fills",
-        "timestamp",
-    ),
-)
-_EVENT = Builder(VenueEvent, given=("kind", "venue", "timestamp", "report", "symbol"))
-_FILL = Builder(
-    Fill,
-    given=(
-        "fill_id",
-        "client_order_id",
-        "venue_order_id",
-        "venue",
-        "symbol",
-        "side",
-        "price",
-        "size",
-        "fee",
-        "fee_currency",
-        "liquidity",
-        "timestamp",
-        "closed_pnl",
-        "account",
-    ),
-)
 
 
 class LeanCycle:

@@ -256,7 +256,7 @@ class Executor:
                 if reason
                 else {"origin": origin},
             },
-            _ORDER_SHAPE,
+            ENTRY_ORDER_SHAPE,
         )
 
 
@@ -267,7 +267,8 @@ def has_protective_work(slot: StrategySlot) -> bool:
     return risk.stop_loss is not None or risk.take_profit is not None or bool(slot.protective)
 
 
-_ORDER_SHAPE = order_shape(
+# The names every order built by ``Executor._order`` passes (``trusted_order``'s shape).
+ENTRY_ORDER_SHAPE = order_shape(
     (
         "client_order_id",
         "venue",

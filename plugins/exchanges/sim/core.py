@@ -30,7 +30,7 @@ def dec12(value: float) -> Decimal:
 
 
 # The venue builds its reports from its own validated state: no need to validate them again.
-_build_report = Builder(
+build_report = Builder(
     OrderReport,
     given=(
         "client_order_id",
@@ -43,7 +43,7 @@ _build_report = Builder(
         "timestamp",
     ),
 )
-_build_event = Builder(VenueEvent, given=("kind", "venue", "timestamp", "report", "symbol"))
+build_event = Builder(VenueEvent, given=("kind", "venue", "timestamp", "report", "symbol"))
 
 
 @dataclass(eq=False)
@@ -111,7 +111,7 @@ class SimCore:
         self, wo: WorkingOrder, at: datetime, fills: tuple[Fill, ...] | list[Fill]
     ) -> OrderReport:
         order = wo.order
-        report: OrderReport = _build_report(
+        report: OrderReport = build_report(
             {
                 "client_order_id": wo.client_order_id,
                 "venue_order_id": wo.venue_order_id,
@@ -129,7 +129,7 @@ class SimCore:
         self, wo: WorkingOrder, ts_ms: int, fills: tuple[Fill, ...] | list[Fill] = ()
     ) -> VenueEvent:
         at = from_millis(ts_ms)
-        event: VenueEvent = _build_event(
+        event: VenueEvent = build_event(
             {
                 "kind": "order",
                 "venue": self.name,

@@ -28,7 +28,8 @@ from sparkstacker_plugins.exchanges.sim.ledger import FillOutcome, money
 from sparkstacker_plugins.exchanges.sim.state import INF, MarketState, WorkingOrder
 
 Out = list[VenueEvent]
-_build_fill = Builder(
+# The venue's fills, built from its own Decimals (see ``Executor.execute``).
+build_fill = Builder(
     Fill,
     given=(
         "fill_id",
@@ -132,7 +133,7 @@ class Executor:
             "account": core.account,
         }
         # Built from the venue's own Decimals: validated only if a price is somehow not > 0.
-        fill: Fill = _build_fill(values) if price > 0 else Fill(**values)
+        fill: Fill = build_fill(values) if price > 0 else Fill(**values)
         wo.order = wo.order.apply_fill(fill)
         if core.volume_share is not None:  # the per-bar volume cap's bookkeeping
             wo.bar_filled += float(size)

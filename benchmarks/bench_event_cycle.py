@@ -329,7 +329,13 @@ class ContractModels:
         venue = venue.apply_fill(record)
         report = _report(venue, now, (record,))
         self.last_event = build_event(
-            {"kind": "order", "venue": "sim", "timestamp": now, "report": report, "symbol": "ETH"}
+            {
+                "kind": "order",
+                "venue": "sim",
+                "timestamp": now,
+                "report": report,
+                "symbol": "ETH-USD",
+            }
         )
         self.last_order = engine.apply_fill(report.fills[0])
 
@@ -373,14 +379,15 @@ class LeanCycle:
             return
         price = Decimal(repr(close))
         size = Decimal(1).quantize(LOT) + abs(current)
-        if size * price > self.equity() * LEVERAGE:
+        equity = self.equity()
+        if size * price > equity * LEVERAGE:
             return
         self.sequence += 1
         order = LeanOrder(f"cycle-o-{self.sequence}", side, size, now_ms)
         self.orders[order.client_order_id] = order
         order.status = "submitted"
         if self.contracts is not None:
-            self.contracts.entry(order, price, self.equity())
+            self.contracts.entry(order, price, equity)
         if self.venue.submit(order) is not None:
             order.status = "rejected"
 

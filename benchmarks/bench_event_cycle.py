@@ -107,13 +107,9 @@ class CycleRun:
     equity: Decimal
 
 
-def cycle_us(registry: Registry, cycles: int) -> float:
-    """CPU µs per order cycle: a flip signal every bar, filled at the next bar's open."""
-    return engine_cycles(registry, cycles).us
-
-
 def engine_cycles(registry: Registry, cycles: int) -> CycleRun:
-    """``cycles`` order cycles through the engine and the simulated venue."""
+    """``cycles`` order cycles through the engine and the simulated venue: a flip signal every
+    bar, filled at the next bar's open."""
     plan = compile_text(CYCLE_RULES, registry).strategies[0]
     sim = SimExchange("sim", SimOptions(volume_share=None, initial_equity=INITIAL))
     sim.add_market(simulated_instrument("sim", "ETH-USD", PRICE), timeframe="1m")
